@@ -1,0 +1,39 @@
+// ordo: learning-to-rank compute engine for Node.js.
+export { backend, describeBackend, type BackendInfo, type BackendName } from './backend.js';
+export {
+  readDataset,
+  readDatasetSync,
+  parseDataset,
+  readScores,
+  parseScores,
+  summarize,
+  type Dataset,
+  type DatasetSummary,
+  type ReadOptions,
+} from './data.js';
+export {
+  PRESETS,
+  DEFAULT_CONVENTION,
+  resolveConvention,
+  describeConvention,
+  type Convention,
+  type ConventionInput,
+  type PresetName,
+  type GainRule,
+  type DiscountRule,
+  type NoRelevantRule,
+  type ShortListRule,
+  type TieRule,
+} from './conventions.js';
+export {
+  evaluate,
+  parseMetrics,
+  DEFAULT_METRICS,
+  type EvaluateOptions,
+  type EvaluationResult,
+  type MetricKind,
+  type MetricSpec,
+  type MetricValue,
+  type RankedLists,
+} from './evaluate.js';
+export { featureAsScores, bestSingleFeature, demoDataPaths } from './baselines.js';

@@ -1,0 +1,9 @@
+// Registration functions of the binding files (addon.cc calls each once).
+#pragma once
+#include <napi.h>
+
+namespace ordo_napi {
+void register_data(Napi::Env env, Napi::Object exports);
+void register_metrics(Napi::Env env, Napi::Object exports);
+void register_backend(Napi::Env env, Napi::Object exports);
+}  // namespace ordo_napi
