@@ -23,16 +23,22 @@ inline std::vector<Case>& cases() {
 struct Failure {
   std::string message;
 };
+struct Skip {
+  std::string reason;
+};
 struct Registrar {
   Registrar(const char* name, std::function<void()> body) { cases().push_back({name, std::move(body)}); }
 };
 
 inline int run_all(const char* suite) {
-  int passed = 0, failed = 0;
+  int passed = 0, failed = 0, skipped = 0;
   for (const Case& c : cases()) {
     try {
       c.body();
       ++passed;
+    } catch (const Skip& s) {
+      ++skipped;
+      std::printf("SKIP %s: %s\n", c.name, s.reason.c_str());
     } catch (const Failure& f) {
       ++failed;
       std::printf("FAIL %s: %s\n", c.name, f.message.c_str());
@@ -41,7 +47,7 @@ inline int run_all(const char* suite) {
       std::printf("FAIL %s: unexpected exception: %s\n", c.name, e.what());
     }
   }
-  std::printf("%s: %d passed, %d failed\n", suite, passed, failed);
+  std::printf("%s: %d passed, %d failed, %d skipped\n", suite, passed, failed, skipped);
   return failed == 0 ? 0 : 1;
 }
 
@@ -91,6 +97,8 @@ inline int run_all(const char* suite) {
                                ": expected " #ExType " from " #stmt};                        \
     }                                                                                        \
   } while (0)
+
+#define SKIP(reason) throw ordo_test::Skip{reason}
 
 #define TEST_MAIN(suite) \
   int main() { return ordo_test::run_all(suite); }
