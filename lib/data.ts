@@ -62,7 +62,25 @@ function wrap(source: string, ds: NativeDataset, queryFile: string | undefined):
     queryOffsets: ds.queryOffsets,
     queryIds: ds.queryIds,
   };
-  if (ds.docIds) out.docIds = ds.docIds;
+  if (ds.docIdOffsets) {
+    // Decoded on first access: most uses never read doc ids, and building
+    // millions of JS strings would cost more than parsing the file.
+    const bytes = ds.docIdBytes ?? new Uint8Array(0);
+    const offsets = ds.docIdOffsets;
+    let decoded: string[] | undefined;
+    Object.defineProperty(out, 'docIds', {
+      enumerable: true,
+      configurable: true,
+      get(): string[] {
+        if (!decoded) {
+          const dec = new TextDecoder();
+          decoded = new Array<string>(ds.numDocs);
+          for (let i = 0; i < ds.numDocs; i++) decoded[i] = dec.decode(bytes.subarray(offsets[i]!, offsets[i + 1]!));
+        }
+        return decoded;
+      },
+    });
+  }
   if (queryFile) out.queryFile = queryFile;
   return out;
 }

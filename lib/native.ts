@@ -19,7 +19,9 @@ export interface NativeDataset {
   labels: Float32Array;
   queryOffsets: Uint32Array;
   queryIds: string[];
-  docIds?: string[];
+  /** Doc ids packed as UTF-8: id i is docIdBytes[docIdOffsets[i] .. docIdOffsets[i+1]). */
+  docIdBytes?: Uint8Array;
+  docIdOffsets?: Uint32Array;
 }
 
 export interface NativeReadOptions {

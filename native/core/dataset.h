@@ -19,7 +19,14 @@ struct Dataset {
   std::vector<uint32_t> query_offsets;  // num_queries + 1, starts at 0, ends at num_docs
   std::vector<std::string> query_ids;   // num_queries: the qid text, or the group's ordinal when
                                         // groups come from a .query file and rows carry no qid
-  std::vector<std::string> doc_ids;     // num_docs when the rows carry "#docid = X", else empty
+  // Doc ids from "#docid = X" comments, packed: id i is
+  // doc_id_bytes[doc_id_offsets[i] .. doc_id_offsets[i+1]) (empty when a row has
+  // none). doc_id_offsets is empty when no row carries a doc id.
+  std::string doc_id_bytes;
+  std::vector<uint32_t> doc_id_offsets;
+  std::string_view doc_id(size_t row) const {
+    return std::string_view(doc_id_bytes).substr(doc_id_offsets[row], doc_id_offsets[row + 1] - doc_id_offsets[row]);
+  }
   bool qid_in_rows = false;             // rows carried "qid:" fields
 };
 

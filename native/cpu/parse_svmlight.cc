@@ -11,6 +11,7 @@
 // The file is read in 4 MiB chunks; every number goes through std::from_chars
 // (libstdc++ >= 12 implements the float overloads with the Eisel-Lemire
 // algorithm), so no per-line allocation happens on the hot path.
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -54,6 +55,41 @@ enum class FloatStatus { Ok, NotANumber, OutOfRange };
 // Parses [b, e) entirely as a float. Accepts a leading '+' (from_chars does
 // not). Values too small for float32 become 0 (or -0); too large is an error.
 FloatStatus parse_float(const char* b, const char* e, float& out) {
+  // Fast path (Clinger 1990): a plain decimal whose digits fit in 24 bits and
+  // with at most 10 fraction digits is m / 10^k with m and 10^k exact in
+  // float, so one correctly rounded division gives the correctly rounded
+  // result. LETOR values ("0.007477", "1.000000") all take this path.
+  {
+    static const float kPow10[] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+    const char* p = b;
+    bool neg = false;
+    if (p < e && *p == '-') {
+      neg = true;
+      ++p;
+    }
+    uint32_t m = 0;
+    int digits = 0, frac = -1;
+    const char* start = p;
+    for (; p < e; ++p) {
+      char c = *p;
+      if (c >= '0' && c <= '9') {
+        m = m * 10 + static_cast<uint32_t>(c - '0');
+        if (m != 0 || digits != 0) ++digits;  // leading zeros do not count
+        if (frac >= 0) ++frac;
+        if (digits > 7) break;                 // 10^7 < 2^24: keep m exact
+      } else if (c == '.' && frac < 0) {
+        frac = 0;
+      } else {
+        break;
+      }
+    }
+    if (p == e && p != start && !(frac == 0 && p - start == 1) && frac <= 10) {
+      float v = static_cast<float>(m);
+      if (frac > 0) v /= kPow10[frac];
+      out = neg ? -v : v;
+      return FloatStatus::Ok;
+    }
+  }
   if (b < e && *b == '+') {
     ++b;
     if (b < e && (*b == '-' || *b == '+')) return FloatStatus::NotANumber;
@@ -82,6 +118,23 @@ class SvmlightBuilder {
  public:
   SvmlightBuilder(std::string source, const ReadOptions& options) : source_(std::move(source)), opt_(options) {
     offsets_.push_back(0);
+  }
+
+  // Sizes the intermediate arrays from a sample of the text (the first
+  // chunk) and the total byte count, so they are not regrown (and copied)
+  // while a large file is read. Capped: a wrong guess only costs regrowth.
+  void reserve_for(uint64_t sample_bytes, uint64_t total_bytes) {
+    if (sample_bytes == 0 || num_docs_ == 0) return;
+    double scale = static_cast<double>(total_bytes) / static_cast<double>(sample_bytes) * 1.05;
+    auto guess = [&](size_t have) { return static_cast<size_t>(std::min(static_cast<double>(have) * scale, 4e9)); };
+    cols_.reserve(guess(cols_.size()));
+    vals_.reserve(guess(vals_.size()));
+    labels_.reserve(guess(labels_.size()));
+    row_end_.reserve(guess(row_end_.size()));
+    if (any_doc_id_) {
+      doc_id_offsets_.reserve(guess(doc_id_offsets_.size()));
+      doc_id_bytes_.reserve(guess(doc_id_bytes_.size()));
+    }
   }
 
   void add_line(const char* line, size_t len, uint64_t line_no) {
@@ -208,8 +261,8 @@ class SvmlightBuilder {
     }
     ds.labels = std::move(labels_);
     if (any_doc_id_) {
-      doc_ids_.resize(num_docs_);
-      ds.doc_ids = std::move(doc_ids_);
+      ds.doc_id_bytes = std::move(doc_id_bytes_);
+      ds.doc_id_offsets = std::move(doc_id_offsets_);
     }
     return ds;
   }
@@ -242,33 +295,32 @@ class SvmlightBuilder {
     qids_.push_back(std::move(key));
   }
 
-  void on_doc_id(const char* hash, const char* e) {
-    if (!hash) {
-      if (any_doc_id_) doc_ids_.emplace_back();
-      return;
-    }
+  // The token after "docid =" in the comment, or empty.
+  static std::string_view find_doc_id(const char* hash, const char* e) {
+    if (!hash) return {};
     std::string_view comment(hash + 1, static_cast<size_t>(e - hash - 1));
     size_t pos = comment.find("docid");
-    if (pos == std::string_view::npos) {
-      if (any_doc_id_) doc_ids_.emplace_back();
-      return;
-    }
+    if (pos == std::string_view::npos) return {};
     size_t i = pos + 5;
     while (i < comment.size() && is_blank(comment[i])) ++i;
-    if (i >= comment.size() || comment[i] != '=') {
-      if (any_doc_id_) doc_ids_.emplace_back();
-      return;
-    }
+    if (i >= comment.size() || comment[i] != '=') return {};
     ++i;
     while (i < comment.size() && is_blank(comment[i])) ++i;
     size_t j = i;
     while (j < comment.size() && !is_blank(comment[j])) ++j;
+    return comment.substr(i, j - i);
+  }
+
+  void on_doc_id(const char* hash, const char* e) {
+    std::string_view id = find_doc_id(hash, e);
     if (!any_doc_id_) {
+      if (id.empty()) return;
       any_doc_id_ = true;
-      doc_ids_.reserve(num_docs_ + 1024);
-      doc_ids_.resize(num_docs_);  // earlier rows had none
+      doc_id_offsets_.assign(num_docs_ + 1, 0);  // the rows before had none
     }
-    doc_ids_.emplace_back(comment.substr(i, j - i));
+    doc_id_bytes_.append(id);
+    if (doc_id_bytes_.size() > std::numeric_limits<uint32_t>::max()) fail(hash, "doc ids exceed 4 GiB in total");
+    doc_id_offsets_.push_back(static_cast<uint32_t>(doc_id_bytes_.size()));
   }
 
   void build_groups_from_query_file(Dataset& ds) {
@@ -328,7 +380,8 @@ class SvmlightBuilder {
   std::vector<std::string> qids_;
   std::unordered_map<std::string, uint64_t> first_line_of_qid_;
   bool any_doc_id_ = false;
-  std::vector<std::string> doc_ids_;
+  std::string doc_id_bytes_;
+  std::vector<uint32_t> doc_id_offsets_;
 };
 
 struct FileCloser {
@@ -369,6 +422,14 @@ std::string read_whole_file(const std::string& path) {
 
 Dataset read_svmlight_file(const std::string& path, const ReadOptions& options) {
   FilePtr f = open_for_reading(path);
+  uint64_t total_bytes = 0;
+  if (std::fseek(f.get(), 0, SEEK_END) == 0) {
+    long end = std::ftell(f.get());
+    total_bytes = end > 0 ? static_cast<uint64_t>(end) : 0;
+    std::fseek(f.get(), 0, SEEK_SET);
+  }
+  uint64_t consumed = 0;
+  bool reserved = false;
   SvmlightBuilder builder(path, options);
   constexpr size_t kChunk = size_t(1) << 22;      // 4 MiB
   constexpr size_t kMaxLine = size_t(1) << 30;    // 1 GiB: a longer line is not a data row
@@ -390,6 +451,11 @@ Dataset read_svmlight_file(const std::string& path, const ReadOptions& options) 
     if (n == 0) {  // end of file: the last line may lack its '\n'
       if (start < have) builder.add_line(buf.data() + start, have - start, ++line_no);
       break;
+    }
+    consumed += start;
+    if (!reserved && total_bytes > 2 * consumed) {
+      builder.reserve_for(consumed, total_bytes);
+      reserved = true;
     }
     std::memmove(buf.data(), buf.data() + start, have - start);
     have -= start;

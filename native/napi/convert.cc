@@ -103,6 +103,14 @@ Napi::Float64Array to_float64_array(Napi::Env env, std::vector<double>&& data) {
   return to_typed_array<double, Napi::Float64Array>(env, std::move(data), napi_float64_array);
 }
 
+Napi::Uint8Array to_uint8_array(Napi::Env env, std::string&& bytes) {
+  size_t n = bytes.size();
+  if (n == 0) return Napi::Uint8Array::New(env, 0);
+  auto* holder = new std::string(std::move(bytes));
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, holder->data(), n, [](Napi::Env, void*, std::string* h) { delete h; }, holder);
+  return Napi::Uint8Array::New(env, n, buffer, 0);
+}
+
 Napi::Array to_string_array(Napi::Env env, const std::vector<std::string>& items) {
   Napi::Array out = Napi::Array::New(env, items.size());
   for (size_t i = 0; i < items.size(); ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, items[i]));

@@ -46,6 +46,7 @@ Napi::Object get_optional_object(const Napi::CallbackInfo& info, size_t index, c
 Napi::Float32Array to_float32_array(Napi::Env env, std::vector<float>&& data);
 Napi::Uint32Array to_uint32_array(Napi::Env env, std::vector<uint32_t>&& data);
 Napi::Float64Array to_float64_array(Napi::Env env, std::vector<double>&& data);
+Napi::Uint8Array to_uint8_array(Napi::Env env, std::string&& bytes);
 Napi::Array to_string_array(Napi::Env env, const std::vector<std::string>& items);
 
 }  // namespace ordo_napi

@@ -29,7 +29,10 @@ Napi::Object dataset_to_js(Napi::Env env, ordo::Dataset&& ds) {
   o.Set("numQueries", Napi::Number::New(env, static_cast<double>(ds.query_offsets.size() - 1)));
   o.Set("qidInRows", Napi::Boolean::New(env, ds.qid_in_rows));
   o.Set("queryIds", to_string_array(env, ds.query_ids));
-  if (!ds.doc_ids.empty()) o.Set("docIds", to_string_array(env, ds.doc_ids));
+  if (!ds.doc_id_offsets.empty()) {
+    o.Set("docIdBytes", to_uint8_array(env, std::move(ds.doc_id_bytes)));
+    o.Set("docIdOffsets", to_uint32_array(env, std::move(ds.doc_id_offsets)));
+  }
   o.Set("features", to_float32_array(env, std::move(ds.features)));
   o.Set("labels", to_float32_array(env, std::move(ds.labels)));
   o.Set("queryOffsets", to_uint32_array(env, std::move(ds.query_offsets)));

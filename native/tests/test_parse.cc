@@ -1,4 +1,5 @@
 // C++ tests of the SVMlight/LETOR/LightGBM reader.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -21,7 +22,7 @@ TEST_CASE("dense LETOR rows with CRLF and docid comments") {
   CHECK(d.labels[0] == 2.0f && d.labels[2] == 1.0f);
   CHECK(d.features[1] == -1.5f);
   CHECK(d.features[2] == 6.5e-08f);
-  CHECK(d.doc_ids.size() == 3 && d.doc_ids[0] == "GX-1" && d.doc_ids[1] == "GX-2" && d.doc_ids[2].empty());
+  CHECK(d.doc_id_offsets.size() == 4 && d.doc_id(0) == "GX-1" && d.doc_id(1) == "GX-2" && d.doc_id(2).empty());
 }
 
 TEST_CASE("sparse rows: missing features are zero, width is the max index") {
@@ -78,6 +79,36 @@ TEST_CASE("scores text") {
   CHECK_THROWS(ParseError, parse_scores_text("1\nnan\n", "s.txt"), "not finite");
 }
 
+TEST_CASE("float parsing is correctly rounded: fast path and fallback agree with strtof") {
+  // Random decimals of 1-12 digits, with and without exponents and signs.
+  uint64_t state = 88172645463325252ull;
+  auto next = [&]() { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; };
+  std::string text;
+  std::vector<std::string> values;
+  for (int i = 0; i < 20000; ++i) {
+    std::string v;
+    if (next() % 4 == 0) v += '-';
+    int int_digits = static_cast<int>(next() % 4), frac_digits = static_cast<int>(next() % 11);
+    for (int d = 0; d < int_digits; ++d) v += static_cast<char>('0' + next() % 10);
+    if (int_digits == 0 || frac_digits > 0) {
+      if (int_digits == 0) v += '0';
+      v += '.';
+      for (int d = 0; d < frac_digits; ++d) v += static_cast<char>('0' + next() % 10);
+      if (frac_digits == 0) v += '0';
+    }
+    if (next() % 8 == 0) v += "e" + std::to_string(static_cast<int>(next() % 20) - 10);
+    values.push_back(v);
+    text += "1 qid:1 1:" + v + "\n";
+  }
+  Dataset d = parse(text);
+  for (size_t i = 0; i < values.size(); ++i) {
+    float want = std::strtof(values[i].c_str(), nullptr);
+    if (!(d.features[i] == want && std::signbit(d.features[i]) == std::signbit(want))) {
+      throw ordo_test::Failure{"value '" + values[i] + "' parsed as " + std::to_string(d.features[i]) + ", strtof gives " + std::to_string(want)};
+    }
+  }
+}
+
 static std::string shared_dir() {
   const char* d = std::getenv("ORDO_SHARED_DIR");
   return d ? d : "../shared";
@@ -90,7 +121,7 @@ TEST_CASE("shared data: MQ2008 Fold1 train counts (skipped without ../shared)") 
   CHECK(d.num_docs == 9630);
   CHECK(d.query_offsets.size() - 1 == 471);
   CHECK(d.num_features == 46);
-  CHECK(d.doc_ids.size() == 9630 && d.doc_ids[0].rfind("GX", 0) == 0);
+  CHECK(d.doc_id_offsets.size() == 9631 && d.doc_id(0).substr(0, 2) == "GX");
 }
 
 TEST_CASE("shared data: LightGBM rank.train with .query") {
