@@ -2,9 +2,10 @@
   "targets": [
     {
       "target_name": "ordo",
+      "dependencies": ["ordo_avx2"],
       "sources": ["<!@(node scripts/native-sources.cjs kernels cudaStub addon)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "ORDO_HAVE_AVX2_KERNELS=1"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-fvisibility-inlines-hidden"],
@@ -25,6 +26,15 @@
           "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] } }
         }]
       ]
+    },
+    {
+      "target_name": "ordo_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/native-sources.cjs avx2)"],
+      "include_dirs": ["native"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-fPIC", "-mavx2", "-mfma"]
     }
   ]
 }
