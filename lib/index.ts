@@ -37,3 +37,4 @@ export {
   type RankedLists,
 } from './evaluate.js';
 export { featureAsScores, bestSingleFeature, demoDataPaths } from './baselines.js';
+export { Tensor, isTensor, type DType, type Device, type TensorData, type TypedArrayOf } from './tensor.js';

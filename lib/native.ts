@@ -65,6 +65,15 @@ export interface NativeAddon {
   cudaStatus(): NativeCudaStatus;
   selectBackend(): 'cpu' | 'cuda';
   cudaCompiled(): boolean;
+  Tensor: {
+    from(array: unknown, shape?: number[], options?: object): unknown;
+    zeros(shape: number[], options?: object): unknown;
+  };
+  kernels: Record<string, (...args: unknown[]) => unknown> & {
+    stats(): { cpu: number; cuda: number };
+    threads(n?: number): number;
+    usesAvx2(): boolean;
+  };
 }
 
 function describeCandidates(): string {
@@ -94,8 +103,8 @@ function load(): NativeAddon {
       { cause: err },
     );
   }
-  if (addon.abiVersion !== 1) {
-    throw new Error(`ordo: the native addon's ABI version ${addon.abiVersion} does not match this JS (1); rebuild with npm run build:native`);
+  if (addon.abiVersion !== 2) {
+    throw new Error(`ordo: the native addon's ABI version ${addon.abiVersion} does not match this JS (2); rebuild with npm run build:native`);
   }
   return addon;
 }

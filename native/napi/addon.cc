@@ -9,7 +9,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   ordo_napi::register_data(env, exports);
   ordo_napi::register_metrics(env, exports);
   ordo_napi::register_backend(env, exports);
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  ordo_napi::register_tensor(env, exports);
+  ordo_napi::register_kernels(env, exports);
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 }  // namespace

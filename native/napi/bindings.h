@@ -6,4 +6,7 @@ namespace ordo_napi {
 void register_data(Napi::Env env, Napi::Object exports);
 void register_metrics(Napi::Env env, Napi::Object exports);
 void register_backend(Napi::Env env, Napi::Object exports);
+void register_tensor(Napi::Env env, Napi::Object exports);
+void register_kernels(Napi::Env env, Napi::Object exports);
+void register_mlp(Napi::Env env, Napi::Object kernels);
 }  // namespace ordo_napi

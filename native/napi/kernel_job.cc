@@ -1,0 +1,85 @@
+#include "napi/kernel_job.h"
+
+#include <atomic>
+#include <exception>
+
+#include "core/error.h"
+#include "napi/convert.h"
+
+namespace ordo_napi {
+namespace {
+
+std::atomic<uint64_t> g_cpu_launches{0}, g_cuda_launches{0};
+
+class KernelWorker : public Napi::AsyncWorker {
+ public:
+  KernelWorker(Napi::Env env, KernelJob&& job)
+      : Napi::AsyncWorker(env, "ordo.kernel"), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {
+    for (Napi::Value& h : job_.handles) refs_.push_back(Napi::Persistent(h.As<Napi::Object>()));
+    for (Tensor* t : job_.tensors) t->acquire();
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      job_.run();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    finish();
+    if (error_) deferred_.Reject(to_js_error(Env(), error_).Value());
+    else deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override {
+    finish();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  void finish() {
+    for (Tensor* t : job_.tensors) t->release();
+    for (auto& r : refs_) r.Reset();
+  }
+  Napi::Promise::Deferred deferred_;
+  KernelJob job_;
+  std::vector<Napi::ObjectReference> refs_;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+void count_kernel_launch(ordo::Backend device) {
+  if (device == ordo::Backend::Cuda) ++g_cuda_launches;
+  else ++g_cpu_launches;
+}
+
+Napi::Value run_kernel_job(const Napi::CallbackInfo& info, KernelJob&& job, bool async) {
+  for (Tensor* t : job.tensors) {
+    if (t->device() != job.device) {
+      throw ordo::ArgumentError(std::string("all tensors of a kernel call must be on one device: found ") +
+                                ordo::backend_name(t->device()) + " and " + ordo::backend_name(job.device));
+    }
+  }
+  count_kernel_launch(job.device);
+  if (!async) {
+    job.run();
+    return info.Env().Undefined();
+  }
+  auto* worker = new KernelWorker(info.Env(), std::move(job));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value KernelStats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("cpu", static_cast<double>(g_cpu_launches.load()));
+  o.Set("cuda", static_cast<double>(g_cuda_launches.load()));
+  return o;
+}
+
+}  // namespace ordo_napi
