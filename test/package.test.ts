@@ -55,4 +55,13 @@ test('exports map: types first for every subpath, package.json exported', () => 
   assert.is(r.out, 'ordo', r.err);
 });
 
+test('the README\'s runnable ordo/kernels example runs as written', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const block = /```js\n(\/\/ runnable[^\n]*\n[\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'README has a runnable js block');
+  const r = run('readme-example.mjs', block![1]!);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /^(cpu|cuda) /);
+});
+
 test.run();

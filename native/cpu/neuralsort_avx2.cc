@@ -1,0 +1,1 @@
+// placeholder: AVX2 NeuralSort row kernels (filled by the optimisation work)
