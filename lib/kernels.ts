@@ -14,9 +14,12 @@ export { backend, describeBackend, type BackendInfo, type BackendName } from './
 export { Tensor, isTensor, type DType, type Device, type TensorData, type TensorFromOptions, type TypedArrayOf } from './tensor.js';
 export type { NativeCudaStatus as CudaStatus, NativeMetricResult as RankingMetricResult };
 
-type F32 = Tensor<'f32'>;
-type U32 = Tensor<'u32'>;
-type U8 = Tensor<'u8'>;
+/** A float32 tensor. */
+export type F32 = Tensor<'f32'>;
+/** A uint32 tensor (e.g. ragged-batch offsets). */
+export type U32 = Tensor<'u32'>;
+/** A uint8 tensor (e.g. dropout masks). */
+export type U8 = Tensor<'u8'>;
 const K = () => native().kernels;
 
 /**

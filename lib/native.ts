@@ -98,8 +98,8 @@ function load(): NativeAddon {
       `ordo: could not load the native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}, N-API ${process.versions.napi}).\n` +
         `Reason: ${why}\nLooked in:\n${describeCandidates()}\n` +
         'To build it from source (needs a C++17 compiler and CMake >= 3.19; CUDA is optional):\n' +
-        '  npm explore ordo -- npm run build:native      (CPU + CUDA when nvcc is found)\n' +
-        '  npm explore ordo -- npm run build:gyp         (CPU only, node-gyp)',
+        '  npm explore ordo -- npm run build:gyp       (CPU only; node-gyp, bundled with npm)\n' +
+        '  npm explore ordo -- npx cmake-js compile    (CPU + CUDA when nvcc is found; CMake >= 3.19)',
       { cause: err },
     );
   }

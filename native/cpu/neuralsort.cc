@@ -35,6 +35,7 @@
 // Σ_j sign(s_m − s_j) u_j comes from prefix sums over the sorted order.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -44,6 +45,7 @@
 #include "core/neuralsort.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "cpu/neuralsort_avx2.h"
 
 namespace ordo {
 namespace cpu {
@@ -260,6 +262,225 @@ struct ListState {
   }
 };
 
+// ---------------------------------------------------------------------------
+// Fast path for neuralsort_apply / neuralsort_apply_backward.
+//
+// Rows work in descending-score order (sorted position k, doc order[k]), so
+// that row i's non-negligible entries form one contiguous window around k = i:
+// z_i,order[k] − m_i is non-increasing away from k = i (the per-step change is
+// (2i − 2l − 1)·(gap_l)/τ ≤ 0), and the window only moves right as i grows
+// (two pointers, O(n) per list). Entries with z − m < −88 are skipped: their
+// exp is exactly 0 in exp_nonpos (cut at −87), so skipping changes nothing.
+// Windows are widened to whole 8-blocks (extra entries are out of the window
+// or padding, i.e. exactly 0 too). The window depends only on the list, so
+// forward and backward see the same entries and results do not depend on the
+// thread count. Row kernels: nsk::*_avx2 (AVX2+FMA) or the portable ones below.
+constexpr double kWindowCut = -88.0;
+
+bool avx2_enabled() {
+#if defined(ORDO_HAVE_AVX2_KERNELS) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__x86_64__) || defined(__i386__))
+  static const bool on = [] {
+    const char* env = std::getenv("ORDO_NO_AVX2");
+    if (env && env[0] && std::strcmp(env, "0") != 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return on;
+#else
+  return false;
+#endif
+}
+
+// Portable row kernels (same contract as neuralsort_avx2.h, unfused logits).
+void fwd_row_portable(const double* S, const double* B, const float* V, int k0, int k1, double ci, double m,
+                      double* sum, double* dot) {
+  float ls[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ld[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int k = k0; k < k1; k += 8) {
+    float x[8];
+    for (int l = 0; l < 8; ++l) {
+      const float t = static_cast<float>(ci * S[k + l] - B[k + l] - m);
+      x[l] = t < 0.0f ? t : 0.0f;
+    }
+    for (int l = 0; l < 8; ++l) {
+      const float e = exp_nonpos(x[l]);
+      ls[l] += e;
+      ld[l] += e * V[k + l];
+    }
+  }
+  double s = 0.0, d = 0.0;
+  for (int l = 0; l < 8; ++l) s += ls[l];
+  for (int l = 0; l < 8; ++l) d += ld[l];
+  *sum = s;
+  *dot = d;
+}
+
+void bwd_row_portable(const double* S, const double* B, const float* V, const float* sig, int k0, int k1, double ci,
+                      double m, float lse, float g, float* p, float* U, float* W, float* A) {
+  float ld[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int k = k0; k < k1; k += 8) {
+    for (int l = 0; l < 8; ++l) {
+      const float t = static_cast<float>(ci * S[k + l] - B[k + l] - m);
+      p[k + l] = (t < 0.0f ? t : 0.0f) - lse;
+    }
+    for (int l = 0; l < 8; ++l) {
+      const float e = exp_nonpos(p[k + l]);
+      p[k + l] = e;
+      ld[l] += e * V[k + l];
+    }
+  }
+  double y = 0.0;
+  for (int l = 0; l < 8; ++l) y += ld[l];
+  const float gy = static_cast<float>(static_cast<double>(g) * y);
+  const float cf = static_cast<float>(ci);
+  for (int k = k0; k < k1; ++k) {
+    const float h = p[k] * (g * V[k] - gy);
+    U[k] += h;
+    W[k] += (cf - sig[k]) * h;
+  }
+  if (A)
+    for (int k = k0; k < k1; ++k) A[k] += g * p[k];
+}
+
+struct RowKernels {
+  bool fused;  // m_i must use the kernels' logit formula (fma or not)
+  void (*fwd)(const double*, const double*, const float*, int, int, double, double, double*, double*);
+  void (*bwd)(const double*, const double*, const float*, const float*, int, int, double, double, float, float, float*,
+              float*, float*, float*);
+};
+
+RowKernels row_kernels() {
+#if defined(ORDO_HAVE_AVX2_KERNELS)
+  if (avx2_enabled()) return {true, nsk::fwd_row_avx2, nsk::bwd_row_avx2};
+#endif
+  return {false, fwd_row_portable, bwd_row_portable};
+}
+
+// Per-list state in sorted order, reused across the lists of one chunk (O(n)).
+struct SortedState {
+  int n = 0, n8 = 0;
+  std::vector<double> S, B, m;    // s'/τ, b/τ (sorted order, padded); row max m_i
+  std::vector<float> V, sig;      // values, σ (sorted order, padded)
+  std::vector<float> p, U, W, A;  // backward row / column accumulators (padded)
+  std::vector<int> order;         // sorted position → doc (descending s', ties: lower doc first)
+  std::vector<int> grp_end;       // sorted position → end of its tie group
+  std::vector<double> sp;         // scratch: s'
+
+  void prepare(const float* s, uint64_t doc0, int len, const NeuralSortOptions& opt, bool fused) {
+    n = len;
+    n8 = (n + 7) & ~7;
+    S.assign(n8, 0.0);
+    B.assign(n8, 1e300);  // padding: logit −1e300 → p = 0
+    m.resize(n);
+    sig.assign(n8, 0.0f);
+    order.resize(n);
+    grp_end.resize(n);
+    sp.resize(n);
+    for (int j = 0; j < n; ++j) {
+      double v = s[j];
+      if (opt.gumbel) {
+        const double u = rng_uniform(opt.seed, doc0 + j);
+        v += static_cast<double>(opt.gumbel_beta) * (-std::log(-std::log(u)));
+      }
+      sp[j] = v;
+    }
+    for (int j = 0; j < n; ++j) order[j] = j;
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return sp[a] > sp[b] || (sp[a] == sp[b] && a < b); });
+    double total = 0.0;
+    for (int j = 0; j < n; ++j) total += sp[j];
+    double above_sum = 0.0;
+    const double inv_tau = 1.0 / static_cast<double>(opt.tau);
+    for (int lo = 0; lo < n;) {
+      const double a = sp[order[lo]];
+      int hi = lo + 1;
+      while (hi < n && sp[order[hi]] == a) ++hi;
+      const double grp_sum = a * (hi - lo);
+      const double below_sum = total - above_sum - grp_sum;
+      const double b = (above_sum - a * lo) + (a * (n - hi) - below_sum);
+      for (int k = lo; k < hi; ++k) {
+        B[k] = b * inv_tau;
+        S[k] = a * inv_tau;
+        sig[k] = static_cast<float>((n - hi) - lo);
+        grp_end[k] = hi;
+      }
+      above_sum += grp_sum;
+      lo = hi;
+    }
+    for (int i = 0; i < n; ++i) {
+      const double ci = static_cast<double>(n - 1 - 2 * i);
+      m[i] = fused ? std::fma(ci, S[i], -B[i]) : ci * S[i] - B[i];
+    }
+  }
+  void load_values(const float* v) {
+    V.assign(n8, 0.0f);
+    for (int k = 0; k < n; ++k) V[k] = v[order[k]];
+  }
+  double ci(int i) const { return static_cast<double>(n - 1 - 2 * i); }
+  // Row i's window [lo, hi) (sorted positions; lo ≤ i < hi), advancing the
+  // previous row's window (start with lo = hi = 0 at row 0).
+  void window(int i, int& lo, int& hi) const {
+    const double c = ci(i), mi = m[i];
+    while (lo < i && c * S[lo] - B[lo] - mi < kWindowCut) ++lo;
+    if (hi < i + 1) hi = i + 1;
+    while (hi < n && c * S[hi] - B[hi] - mi >= kWindowCut) ++hi;
+  }
+  // argmax_j z_ij, ties → lowest doc j (as ListState::hard_argmax).
+  int hard_argmax(int i) const {
+    const double c = ci(i);
+    int best = order[0];
+    double bz = c * S[0] - B[0];
+    for (int k = 1; k < n; ++k) {
+      const double z = c * S[k] - B[k];
+      const int j = order[k];
+      if (z > bz || (z == bz && j < best)) {
+        bz = z;
+        best = j;
+      }
+    }
+    return best;
+  }
+  // grad[doc] = (1/τ)[W − Σ_j sign(s_doc − s_j) u_j] from the sorted accumulators.
+  void finish_backward(float inv_tau, float* grad) const {
+    double total = 0.0, above = 0.0;
+    for (int k = 0; k < n; ++k) total += static_cast<double>(U[k]);
+    for (int lo = 0; lo < n;) {
+      const int hi = grp_end[lo];
+      double grp = 0.0;
+      for (int k = lo; k < hi; ++k) grp += U[k];
+      const double su = (total - above - grp) - above;
+      for (int k = lo; k < hi; ++k)
+        grad[order[k]] = static_cast<float>(static_cast<double>(inv_tau) * (static_cast<double>(W[k]) - su));
+      above += grp;
+      lo = hi;
+    }
+  }
+};
+
+// Runs body(q) for every list, split over threads into contiguous list ranges
+// of about equal Σ n² (the work), fixed by the offsets and the thread count.
+template <class Body>
+void for_lists_balanced(const uint32_t* offsets, int64_t num_lists, const Body& body) {
+  if (num_lists <= 0) return;
+  const int threads = std::max(1, num_threads());
+  std::vector<double> cum(num_lists + 1, 0.0);
+  for (int64_t q = 0; q < num_lists; ++q) {
+    const double n = static_cast<double>(offsets[q + 1] - offsets[q]);
+    cum[q + 1] = cum[q] + n * n + 16.0 * n + 64.0;
+  }
+  const int64_t parts = std::min<int64_t>(threads, num_lists);
+  std::vector<int64_t> bound(parts + 1, 0);
+  bound[parts] = num_lists;
+  for (int64_t c = 1; c < parts; ++c) {
+    const double target = cum[num_lists] * static_cast<double>(c) / static_cast<double>(parts);
+    bound[c] = std::lower_bound(cum.begin(), cum.end(), target) - cum.begin();
+    bound[c] = std::max(bound[c - 1], std::min(bound[c], num_lists));
+  }
+  parallel_for(parts, 1, [&](int64_t c0, int64_t c1, int) {
+    SortedState st;  // per-chunk scratch
+    for (int64_t q = bound[c0]; q < bound[c1]; ++q) body(st, q);
+  });
+}
+
 inline int list_len(const uint32_t* offsets, int64_t q) { return static_cast<int>(offsets[q + 1] - offsets[q]); }
 
 }  // namespace
@@ -321,26 +542,26 @@ void neuralsort_apply(const float* scores, const float* values, const uint32_t* 
                       const NeuralSortOptions& opt, float* out, float* row_stats) {
   check_options(opt, "neuralsort_apply");
   check_offsets(offsets, num_lists, "neuralsort_apply");
-  parallel_for(num_lists, 1, [&](int64_t q0, int64_t q1, int) {
-    ListState st;
-    for (int64_t q = q0; q < q1; ++q) {
-      const int n = list_len(offsets, q);
-      if (n == 0) continue;
-      const uint32_t d0 = offsets[q];
-      st.prepare(scores + d0, d0, n, opt);
-      const float* v = values + d0;
-      for (int i = 0; i < n; ++i) {
-        st.row_logits(i, 0.0);
-        const double sum = st.row_exp_sum();
-        if (opt.hard) {
-          out[d0 + i] = v[st.hard_argmax(i)];
-        } else {
-          out[d0 + i] = static_cast<float>(st.row_dot(v) / sum);
-        }
-        if (row_stats) {
-          row_stats[2 * (static_cast<size_t>(d0) + i)] = static_cast<float>(st.rmax[i]);
-          row_stats[2 * (static_cast<size_t>(d0) + i) + 1] = static_cast<float>(std::log(sum));
-        }
+  const RowKernels rk = row_kernels();
+  for_lists_balanced(offsets, num_lists, [&](SortedState& st, int64_t q) {
+    const int n = list_len(offsets, q);
+    if (n == 0) return;
+    const uint32_t d0 = offsets[q];
+    st.prepare(scores + d0, d0, n, opt, rk.fused);
+    st.load_values(values + d0);
+    int lo = 0, hi = 0;
+    for (int i = 0; i < n; ++i) {
+      st.window(i, lo, hi);
+      double sum, dot;
+      rk.fwd(st.S.data(), st.B.data(), st.V.data(), lo & ~7, (hi + 7) & ~7, st.ci(i), st.m[i], &sum, &dot);
+      if (opt.hard) {
+        out[d0 + i] = values[d0 + st.hard_argmax(i)];
+      } else {
+        out[d0 + i] = static_cast<float>(dot / sum);
+      }
+      if (row_stats) {
+        row_stats[2 * (static_cast<size_t>(d0) + i)] = static_cast<float>(st.m[i]);
+        row_stats[2 * (static_cast<size_t>(d0) + i) + 1] = static_cast<float>(std::log(sum));
       }
     }
   });
@@ -352,46 +573,35 @@ void neuralsort_apply_backward(const float* scores, const float* values, const u
   check_options(opt, "neuralsort_apply_backward");
   check_offsets(offsets, num_lists, "neuralsort_apply_backward");
   if (row_stats == nullptr) throw ArgumentError("neuralsort_apply_backward: row_stats is null");
-  parallel_for(num_lists, 1, [&](int64_t q0, int64_t q1, int) {
-    ListState st;
-    std::vector<float> gmr;
-    for (int64_t q = q0; q < q1; ++q) {
-      const int n = list_len(offsets, q);
-      if (n == 0) continue;
-      const uint32_t d0 = offsets[q];
-      st.prepare(scores + d0, d0, n, opt);
-      st.begin_backward();
-      if (grad_values) st.acc_v.assign(n, 0.0f);
-      gmr.resize(n);
-      const float* v = values + d0;
-      for (int i = 0; i < n; ++i) {
-        const double gi = grad_out[d0 + i];
-        // P̂ row from the stored log-sum-exp (shift = lse): one exp per entry.
-        st.row_logits(i, static_cast<double>(row_stats[2 * (static_cast<size_t>(d0) + i) + 1]));
-        for (int j = 0; j < n; ++j) st.tbuf[j] = exp_nonpos(st.tbuf[j]);
-        if (gi == 0.0) continue;  // H row is zero and so is its grad_values term
-        // G_ij = g_i·v_j, rowsum(P̂⊙G)_i = g_i·y_i, y_i = (P̂v)_i.
-        const double y = st.row_dot(v);
-        const float gf = static_cast<float>(gi), gy = static_cast<float>(gi * y);
-        const float ci = static_cast<float>(n - 1 - 2 * i);
-        const float* p = st.tbuf.data();
-        float* u = st.acc_u.data();
-        float* w = st.acc_w.data();
-        const float* sg = st.sigf.data();
-        for (int j = 0; j < n; ++j) {  // H_ij = p_ij·(g_i v_j − g_i y_i), fused
-          const float h = p[j] * (gf * v[j] - gy);
-          u[j] += h;
-          w[j] += (ci - sg[j]) * h;
-        }
-        if (grad_values) {
-          float* a = st.acc_v.data();
-          for (int j = 0; j < n; ++j) a[j] += gf * p[j];
-        }
-      }
-      st.finish_backward(1.0f / opt.tau, grad_scores + d0);
-      if (grad_values)
-        for (int j = 0; j < n; ++j) grad_values[d0 + j] = static_cast<float>(st.acc_v[j]);
+  const RowKernels rk = row_kernels();
+  const float inv_tau = 1.0f / opt.tau;
+  for_lists_balanced(offsets, num_lists, [&](SortedState& st, int64_t q) {
+    const int n = list_len(offsets, q);
+    if (n == 0) return;
+    const uint32_t d0 = offsets[q];
+    st.prepare(scores + d0, d0, n, opt, rk.fused);
+    st.load_values(values + d0);
+    st.p.resize(st.n8);
+    st.U.assign(st.n8, 0.0f);
+    st.W.assign(st.n8, 0.0f);
+    float* A = nullptr;
+    if (grad_values) {
+      st.A.assign(st.n8, 0.0f);
+      A = st.A.data();
     }
+    int lo = 0, hi = 0;
+    for (int i = 0; i < n; ++i) {
+      st.window(i, lo, hi);
+      const float gi = grad_out[d0 + i];
+      if (gi == 0.0f) continue;  // H row is zero and so is its grad_values term
+      // P̂ row from the stored log-sum-exp; G_ij = g_i·v_j, rowsum(P̂⊙G)_i = g_i·y_i.
+      const float lse = row_stats[2 * (static_cast<size_t>(d0) + i) + 1];
+      rk.bwd(st.S.data(), st.B.data(), st.V.data(), st.sig.data(), lo & ~7, (hi + 7) & ~7, st.ci(i), st.m[i], lse, gi,
+             st.p.data(), st.U.data(), st.W.data(), A);
+    }
+    st.finish_backward(inv_tau, grad_scores + d0);
+    if (grad_values)
+      for (int k = 0; k < n; ++k) grad_values[d0 + st.order[k]] = st.A[k];
   });
 }
 
