@@ -38,3 +38,16 @@ export {
 } from './evaluate.js';
 export { featureAsScores, bestSingleFeature, demoDataPaths } from './baselines.js';
 export { Tensor, isTensor, type DType, type Device, type TensorData, type TypedArrayOf } from './tensor.js';
+export { Preprocessor, PREPROCESS_STEPS, type PreprocessStep, type PreprocessorState, type FittedStep } from './preprocess.js';
+export { Ranker, DEFAULT_MODEL, resolveModelConfig, type MlpModelConfig, type ModelConfig, type PredictOptions } from './ranker.js';
+export {
+  train,
+  learningRate,
+  type TrainOptions,
+  type TrainResult,
+  type TrainProgress,
+  type EpochRecord,
+  type ScheduleOptions,
+  type EarlyStoppingOptions,
+  type OptimizerName,
+} from './trainer.js';

@@ -271,3 +271,14 @@ export const mlpBackward = (config: MlpConfig, params: F32, cache: MlpCache, dy:
   void K().mlpBackward(config, params, cache, dy, grads, dx);
 export const mlpBackwardAsync = (config: MlpConfig, params: F32, cache: MlpCache, dy: F32, grads: F32, dx: F32 | null = null): Promise<void> =>
   K().mlpBackwardAsync(config, params, cache, dy, grads, dx) as Promise<void>;
+
+// ---- data ops ----------------------------------------------------------------------------------
+
+/** dst[r, :] = src[rows[r], :] (rows are checked against src's row count). */
+export const gatherRows = (src: F32, rows: U32, dst: F32): void => void K().gatherRows(src, rows, dst);
+/** x *= alpha, in place. */
+export const scale = (x: F32, alpha: number): void => void K().scale(x, alpha);
+/** Σ x² (double precision; the only value that comes back to JS). */
+export const sumSquares = (x: F32): number => K().sumSquares(x) as number;
+/** Σ x (double precision). */
+export const sum = (x: F32): number => K().sum(x) as number;

@@ -32,6 +32,11 @@ export interface Tensor<D extends DType = DType> {
   dispose(): void;
   /** A copy on another device ('auto' = the active backend). */
   to(device: Device | 'auto'): Tensor<D>;
+  /**
+   * A tensor of `shape` over elements [offset, offset + numel) of this one, sharing its memory
+   * (no copy; keeps this tensor alive). Disposing this tensor makes the view unusable.
+   */
+  view(shape: number[], offset?: number): Tensor<D>;
 }
 
 export interface TensorFromOptions {

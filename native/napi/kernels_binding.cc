@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/data_ops.h"
 #include "core/dense.h"
 #include "core/error.h"
 #include "core/losses.h"
@@ -539,6 +540,63 @@ Napi::Value ranking_loss(const Napi::CallbackInfo& info, bool async) {
   return run_kernel_job(info, std::move(args.job), async);
 }
 
+
+// ---- data ops ----------------------------------------------------------------------------
+
+Napi::Value gather_rows(const Napi::CallbackInfo& info, bool async) {
+  CallArgs args(info, async);
+  Tensor* src = args.tensor(0, "src", DType::F32);
+  Tensor* rows = args.tensor(1, "rows", DType::U32);
+  Tensor* dst = args.tensor(2, "dst", DType::F32);
+  int64_t n = dim(src, "src", 2, 0), cols = dim(src, "src", 2, 1);
+  if (rows->shape().size() != 1) throw ArgumentError("rows must be a 1-D u32 tensor");
+  int64_t r = rows->numel();
+  require_shape(dst, "dst", {r, cols});
+  std::vector<uint32_t> host(static_cast<size_t>(r));
+#ifdef ORDO_WITH_CUDA
+  if (rows->device() == Backend::Cuda) ordo::cuda::copy_to_host(host.data(), rows->data("rows"), host.size() * 4);
+  else
+#endif
+    if (r > 0) std::memcpy(host.data(), rows->data("rows"), host.size() * 4);
+  for (int64_t i = 0; i < r; ++i) {
+    if (host[static_cast<size_t>(i)] >= n) throw ArgumentError("rows[" + std::to_string(i) + "] = " + std::to_string(host[static_cast<size_t>(i)]) + " is out of range (src has " + std::to_string(n) + " rows)");
+  }
+  float *ps = f32(src), *pd = f32(dst);
+  const uint32_t* pr = u32(rows);
+  Backend dev = args.job.device;
+  args.job.run = [=] { ORDO_DISPATCH(dev, gather_rows(ps, cols, pr, r, pd)); };
+  return run_kernel_job(info, std::move(args.job), async);
+}
+
+Napi::Value scale_tensor(const Napi::CallbackInfo& info, bool async) {
+  CallArgs args(info, async);
+  Tensor* x = args.tensor(0, "x", DType::F32);
+  if (!info[1].IsNumber()) throw ArgTypeError("alpha must be a number");
+  float alpha = static_cast<float>(info[1].As<Napi::Number>().DoubleValue());
+  float* px = f32(x);
+  int64_t n = x->numel();
+  Backend dev = args.job.device;
+  args.job.run = [=] { ORDO_DISPATCH(dev, scale(px, n, alpha)); };
+  return run_kernel_job(info, std::move(args.job), async);
+}
+
+template <bool Squares>
+Napi::Value reduce_tensor(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Tensor* x = unwrap_tensor(info[0], "x");
+    if (x->dtype() != DType::F32) throw ArgTypeError("x must be a f32 tensor");
+    const float* px = static_cast<const float*>(x->data("x"));
+    count_kernel_launch(x->device());
+    double v;
+#ifdef ORDO_WITH_CUDA
+    if (x->device() == Backend::Cuda) v = Squares ? ordo::cuda::sum_squares(px, x->numel()) : ordo::cuda::sum(px, x->numel());
+    else
+#endif
+      v = Squares ? ordo::cpu::sum_squares(px, x->numel()) : ordo::cpu::sum(px, x->numel());
+    return Napi::Number::New(info.Env(), v);
+  });
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     if (info.Length() > 0 && !info[0].IsUndefined()) {
@@ -582,6 +640,10 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   add<neuralsort_apply>(env, k, "neuralSortApply");
   add<neuralsort_apply_backward>(env, k, "neuralSortApplyBackward");
   add<ranking_loss>(env, k, "rankingLoss");
+  add<gather_rows>(env, k, "gatherRows");
+  add<scale_tensor>(env, k, "scale");
+  k.Set("sumSquares", Napi::Function::New(env, reduce_tensor<true>, "sumSquares"));
+  k.Set("sum", Napi::Function::New(env, reduce_tensor<false>, "sum"));
   k.Set("stats", Napi::Function::New(env, KernelStats, "stats"));
   k.Set("threads", Napi::Function::New(env, SetThreads, "threads"));
   k.Set("usesAvx2", Napi::Function::New(env, UsesAvx2, "usesAvx2"));

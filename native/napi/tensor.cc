@@ -132,6 +132,7 @@ Napi::Function Tensor::define(Napi::Env env) {
                          InstanceMethod<&Tensor::copy_from>("copyFrom"),
                          InstanceMethod<&Tensor::dispose>("dispose"),
                          InstanceMethod<&Tensor::to_device>("to"),
+                         InstanceMethod<&Tensor::view>("view"),
                      });
 }
 
@@ -166,10 +167,16 @@ void Tensor::free_storage() {
   }
   if (!view_.IsEmpty()) view_.Reset();
   view_data_ = nullptr;
+  if (!parent_.IsEmpty()) parent_.Reset();
+  parent_tensor_ = nullptr;
 }
 
 void* Tensor::data(const char* what) const {
   if (disposed_) throw ordo::ArgumentError(std::string(what) + " was disposed");
+  if (parent_tensor_) {
+    if (parent_tensor_->disposed()) throw ordo::ArgumentError(std::string(what) + " is a view of a tensor that was disposed");
+    return static_cast<uint8_t*>(parent_tensor_->data(what)) + parent_offset_ * static_cast<int64_t>(dtype_size(dtype_));
+  }
   if (!view_.IsEmpty()) {
     if (typed_array_detached(Env(), view_.Value())) {
       throw ordo::ArgumentError(std::string(what) + " views a TypedArray whose buffer was detached (transferred)");
@@ -188,7 +195,38 @@ Napi::Value Tensor::get_dtype(const Napi::CallbackInfo& info) { return Napi::Str
 Napi::Value Tensor::get_device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ordo::backend_name(device_)); }
 Napi::Value Tensor::get_numel(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(numel_)); }
 Napi::Value Tensor::get_disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
-Napi::Value Tensor::get_is_view(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !view_.IsEmpty()); }
+Napi::Value Tensor::get_is_view(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !view_.IsEmpty() || (parent_tensor_ && parent_tensor_->isViewLike()));
+}
+
+// t.view(shape, offset = 0): a tensor of `shape` over elements [offset, offset + numel)
+// of t, sharing its memory (no copy). The view keeps t alive; disposing t makes
+// the view unusable (checked on use).
+Napi::Value Tensor::view(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    data("tensor");
+    std::vector<int64_t> shape = parse_shape(info[0], "shape");
+    int64_t numel = shape_numel(shape, "shape");
+    double off = info.Length() > 1 && !info[1].IsUndefined() ? (info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1) : 0;
+    if (!(off >= 0 && off == static_cast<double>(static_cast<int64_t>(off)))) throw ordo::ArgumentError("view offset must be an integer >= 0");
+    int64_t offset = static_cast<int64_t>(off);
+    if (offset > numel_ || numel > numel_ - offset) {
+      throw ordo::ArgumentError("view of " + std::to_string(numel) + " elements at offset " + std::to_string(offset) + " exceeds the tensor's " +
+                                std::to_string(numel_) + " elements");
+    }
+    Napi::Object obj = create(info.Env());
+    Tensor* t = Napi::ObjectWrap<Tensor>::Unwrap(obj);
+    t->dtype_ = dtype_;
+    t->device_ = device_;
+    t->shape_ = shape;
+    t->numel_ = numel;
+    Tensor* root = parent_tensor_ ? parent_tensor_ : this;
+    t->parent_tensor_ = root;
+    t->parent_offset_ = (parent_tensor_ ? parent_offset_ : 0) + offset;
+    t->parent_ = Napi::Persistent(parent_tensor_ ? parent_.Value() : info.This().As<Napi::Object>());
+    return obj;
+  });
+}
 
 Napi::Value Tensor::to_array(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {

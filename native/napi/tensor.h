@@ -33,10 +33,17 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   int64_t numel() const { return numel_; }
   size_t byte_length() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
   bool disposed() const { return disposed_; }
+  bool isViewLike() const { return !view_.IsEmpty(); }
 
   // Marks the tensor as used by an async kernel (dispose() refuses meanwhile).
-  void acquire() { ++busy_; }
-  void release() { --busy_; }
+  void acquire() {
+    ++busy_;
+    if (parent_tensor_) parent_tensor_->acquire();
+  }
+  void release() {
+    --busy_;
+    if (parent_tensor_) parent_tensor_->release();
+  }
 
   // Creates a tensor object from native code (used by the factory functions).
   static Napi::Object create(Napi::Env env);
@@ -55,6 +62,7 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   Napi::Value copy_from(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
   Napi::Value to_device(const Napi::CallbackInfo& info);
+  Napi::Value view(const Napi::CallbackInfo& info);
 
   void free_storage();
 
@@ -65,6 +73,9 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   void* owned_ = nullptr;            // CPU malloc or CUDA device memory we own
   Napi::Reference<Napi::TypedArray> view_;  // zero-copy CPU view of a JS TypedArray
   void* view_data_ = nullptr;
+  Napi::ObjectReference parent_;     // for views of another tensor: keeps it alive
+  Tensor* parent_tensor_ = nullptr;
+  int64_t parent_offset_ = 0;        // in elements
   int64_t accounted_ = 0;            // bytes reported to V8 as external memory
   bool disposed_ = false;
   std::atomic<int> busy_{0};
