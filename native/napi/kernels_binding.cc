@@ -648,6 +648,7 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   k.Set("threads", Napi::Function::New(env, SetThreads, "threads"));
   k.Set("usesAvx2", Napi::Function::New(env, UsesAvx2, "usesAvx2"));
   register_mlp(env, k);
+  register_transformer(env, k);
   exports.Set("kernels", k);
 }
 

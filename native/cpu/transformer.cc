@@ -1,0 +1,1 @@
+// placeholder: context-aware transformer scorer (in progress)

@@ -1,0 +1,2 @@
+#include "tests/check.h"
+TEST_MAIN("native transformer")
