@@ -51,3 +51,5 @@ export {
   type EarlyStoppingOptions,
   type OptimizerName,
 } from './trainer.js';
+export { saveRanker, loadRanker, encodeRanker, decodeRanker, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelError } from './persist.js';
+export { exportOnnx, encodeOnnx, type OnnxExportOptions } from './onnx.js';

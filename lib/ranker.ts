@@ -5,6 +5,7 @@ import * as K from './kernels.js';
 import { backend } from './backend.js';
 import { Preprocessor, type PreprocessorState } from './preprocess.js';
 import type { Device } from './tensor.js';
+import { saveRanker, loadRanker } from './persist.js';
 
 export interface MlpModelConfig {
   kind: 'mlp';
@@ -66,6 +67,16 @@ export class Ranker {
     if (params.length !== want) throw new RangeError(`params hold ${params.length} floats; this model needs ${want}`);
     this.params = params;
     this.meta = meta;
+  }
+
+  /** Saves the model to `path` (one safetensors file; see persist.ts), atomically. */
+  save(path: string): void {
+    saveRanker(this, path);
+  }
+
+  /** Loads a model saved by save(), verifying its format version, checksum and tensor shapes. */
+  static load(path: string): Ranker {
+    return loadRanker(path);
   }
 
   /** The kernels' MLP config of this model. */
