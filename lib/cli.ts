@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `ordo` command line: info, eval, demo, backend.
+// The `ordo` command line: info, eval, demo, backend; train, cv, predict, export (lib/cli-train.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +9,7 @@ import { DEFAULT_CONVENTION, PRESETS, describeConvention, resolveConvention, typ
 import { DEFAULT_METRICS, evaluate, type EvaluationResult } from './evaluate.js';
 import { bestSingleFeature, demoDataPaths, featureAsScores } from './baselines.js';
 import { packageRoot } from './native.js';
+import { runTrainCli } from './cli-train.js';
 
 const USAGE = `ordo — learning-to-rank for Node.js
 
@@ -25,6 +26,18 @@ Usage:
       Evaluates simple baselines on the demo data shipped with ordo.
   ordo backend [--json]
       Which backend (cpu/cuda) is compiled in and active, and why.
+  ordo train --config FILE | --train FILE [--valid FILE] [--test FILE]
+             [--KEY VALUE ...] [--out DIR] [--json] [--quiet]
+      Trains an MLP ranker; writes a run folder (config, metrics per epoch,
+      final metrics, model, HTML report). Any config key is a flag.
+  ordo cv --data DIR [--folds 1-5] [training flags] [--json]
+      Trains and tests each LETOR fold DIR/FoldN/{train,vali,test}.txt;
+      prints per-fold metrics and mean ± std.
+  ordo predict --model MODEL --data FILE [--query PATH] [--out FILE] [--json]
+      One score per line, in the data file's row order (for ordo eval).
+  ordo export --model MODEL --onnx OUT.onnx
+      Exports an MLP ranker to ONNX.
+  ordo COMMAND --help  shows the options of each command.
 
 A LightGBM-style group file is read from --query PATH, or from FILE.query
 when it exists. Set ORDO_BACKEND=cpu|cuda|auto to force a backend.`;
@@ -199,9 +212,20 @@ function cmdBackend(args: string[]): void {
   }
 }
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
   try {
+    switch (command) {
+      case 'train':
+      case 'cv':
+      case 'predict':
+      case 'export':
+        return runTrainCli(command, rest);
+    }
+    if (['info', 'eval', 'demo', 'backend'].includes(command ?? '') && (rest.includes('--help') || rest.includes('-h'))) {
+      console.log(USAGE);
+      return 0;
+    }
     switch (command) {
       case 'info':
         cmdInfo(rest);
@@ -239,4 +263,6 @@ export function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+void Promise.resolve(main(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});

@@ -282,3 +282,89 @@ export const scale = (x: F32, alpha: number): void => void K().scale(x, alpha);
 export const sumSquares = (x: F32): number => K().sumSquares(x) as number;
 /** Σ x (double precision). */
 export const sum = (x: F32): number => K().sum(x) as number;
+
+// ---- Transformer scorer (allRank's context-aware listwise model) -----------------------------
+
+/**
+ * allRank's Transformer scorer: Linear(in → dModel) + activation, `layers` pre-norm encoder layers
+ * (x + dropout(MHA(LayerNorm(x))), x + dropout(FF(LayerNorm(x)))) with self-attention over the
+ * documents of the SAME list only, a final LayerNorm and Linear(dModel → 1).
+ */
+export interface TransformerConfig {
+  /** Input features. */
+  in: number;
+  /** Model width; a multiple of heads. */
+  dModel: number;
+  /** Attention heads. Default 1. */
+  heads?: number;
+  /** Encoder layers (0 allowed). Default 1. */
+  layers?: number;
+  /** Feed-forward hidden width. Default 4 × dModel. */
+  dFF?: number;
+  /** Activation after the input projection. Default 'relu'. */
+  inputActivation?: ActivationName;
+  /** Drop probability in [0, 1) (input projection, attention output, FF hidden, FF output; training only). */
+  dropout?: number;
+  /** LayerNorm epsilon. Default 1e-6 (allRank's). */
+  layerNormEps?: number;
+}
+/** Activations kept between forward and backward, allocated once on a device. */
+export interface TransformerCache {
+  readonly device: Device;
+  readonly maxDocs: number;
+  readonly maxListLength: number;
+  readonly bytes: number;
+}
+export interface TransformerLayerLayout {
+  ln1Gamma: number; ln1Beta: number;
+  wq: number; bq: number; wk: number; bk: number; wv: number; bv: number; wo: number; bo: number;
+  ln2Gamma: number; ln2Beta: number;
+  w1: number; b1: number; w2: number; b2: number;
+}
+/** Offsets (floats) in the flat parameter buffer; every W is [fanIn × fanOut] row-major (y = x·W + b). */
+export interface TransformerLayout {
+  wIn: number; bIn: number;
+  layers: TransformerLayerLayout[];
+  lnfGamma: number; lnfBeta: number; wOut: number; bOut: number;
+  /** Total floats. */
+  count: number;
+}
+/**
+ * Number of floats in the flat parameter buffer: W_in, b_in, then per layer ln1 γ/β, Wq, bq, Wk, bk,
+ * Wv, bv, Wo, bo, ln2 γ/β, W1, b1, W2, b2, then the final LayerNorm γ/β, w_out, b_out.
+ */
+export const transformerParamCount = (config: TransformerConfig): number => K().transformerParamCount(config) as number;
+/** PyTorch-style initial parameters (U(±1/√fanIn) for every Linear, LayerNorm γ 1, β 0), seeded. */
+export const transformerInitParams = (config: TransformerConfig, seed = 0): Float32Array =>
+  K().transformerInitParams(config, seed) as Float32Array;
+export const transformerLayout = (config: TransformerConfig): TransformerLayout => K().transformerLayout(config) as TransformerLayout;
+/**
+ * Cache for up to maxDocs documents per batch and lists of at most maxListLength documents
+ * (attention probabilities take heads × maxDocs × maxListLength floats per layer).
+ */
+export const transformerCache = (config: TransformerConfig, maxDocs: number, maxListLength: number, device: Device = 'cpu'): TransformerCache =>
+  K().transformerCache(config, maxDocs, maxListLength, device) as TransformerCache;
+export interface TransformerForwardOptions {
+  /** Dropout on (default false). */
+  training?: boolean;
+  /** Dropout seed; the same seed gives the same masks on every device. */
+  seed?: number;
+}
+/**
+ * scores [numDocs] = Transformer(x [numDocs × in]) over the lists of offsets (CSR, numLists + 1 values);
+ * attention never crosses lists. Fills cache for transformerBackward and keeps x and offsets referenced:
+ * do not change them before the backward.
+ */
+export const transformerForward = (
+  config: TransformerConfig, params: F32, x: F32, offsets: U32, scores: F32, cache: TransformerCache, options?: TransformerForwardOptions,
+): void => void K().transformerForward(config, params, x, offsets, scores, cache, options);
+export const transformerForwardAsync = (
+  config: TransformerConfig, params: F32, x: F32, offsets: U32, scores: F32, cache: TransformerCache, options?: TransformerForwardOptions,
+): Promise<void> => K().transformerForwardAsync(config, params, x, offsets, scores, cache, options) as Promise<void>;
+/** grads (same layout as params, overwritten) and dx [numDocs × in] (optional) from dscores, using the cache of the last forward. */
+export const transformerBackward = (
+  config: TransformerConfig, params: F32, cache: TransformerCache, dscores: F32, grads: F32, dx: F32 | null = null,
+): void => void K().transformerBackward(config, params, cache, dscores, grads, dx);
+export const transformerBackwardAsync = (
+  config: TransformerConfig, params: F32, cache: TransformerCache, dscores: F32, grads: F32, dx: F32 | null = null,
+): Promise<void> => K().transformerBackwardAsync(config, params, cache, dscores, grads, dx) as Promise<void>;

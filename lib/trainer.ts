@@ -229,7 +229,10 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
       }
       let lossSum = 0;
       let lists = 0;
+      let stepsDone = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
+        // Yield to the event loop so that an AbortSignal (timers, SIGINT handlers) can fire.
+        if (options.signal && b % 8 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (options.signal?.aborted) {
           aborted = true;
           break;
@@ -273,6 +276,7 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
         }
         const lr = learningRate(baseLr, schedule, step, stepsPerEpoch, totalSteps);
         step++;
+        stepsDone++;
         if (optimizer === 'sgd') K.sgdUpdate(params, grads, m1, { lr, momentum, weightDecay });
         else K.adamUpdate(params, grads, m1, m2, { lr, weightDecay, step, decoupled: optimizer === 'adamw' });
         if (options.onProgress) {
@@ -291,6 +295,7 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
           });
         }
       }
+      if (aborted && stepsDone === 0) break; // stopped before this epoch's first step: nothing to record
       const record: EpochRecord = { epoch, loss: lists ? lossSum / lists : 0, lr: learningRate(baseLr, schedule, Math.max(0, step - 1), stepsPerEpoch, totalSteps), ms: performance.now() - te };
       if (options.valid && (epoch % validEvery === 0 || epoch === epochs || aborted)) {
         record.train = metricOf(trainData, score(trainData));
