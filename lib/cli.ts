@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `ordo` command line: info, eval, demo, backend; train, cv, predict, export (lib/cli-train.ts).
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backend, describeBackend } from './backend.js';
@@ -153,8 +153,30 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-function cmdDemo(args: string[]): void {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, convention: { type: 'string' } } });
+// Writes the demo training data as train/vali files: the LightGBM example ships
+// train and test only, so the last 20 % of its training queries become the
+// validation split (for early stopping and model selection; test stays unseen).
+function writeDemoSplit(dir: string): { train: string; valid: string } {
+  const paths = demoDataPaths();
+  const lines = readFileSync(paths.train, 'utf8').split('\n').filter((l) => l.trim().length > 0);
+  const sizes = readFileSync(`${paths.train}.query`, 'utf8').split('\n').filter((l) => l.trim().length > 0).map(Number);
+  const cut = Math.round(sizes.length * 0.8);
+  const rowsBefore = sizes.slice(0, cut).reduce((a, b) => a + b, 0);
+  mkdirSync(dir, { recursive: true });
+  const train = join(dir, 'train.txt');
+  const valid = join(dir, 'vali.txt');
+  writeFileSync(train, lines.slice(0, rowsBefore).join('\n') + '\n');
+  writeFileSync(`${train}.query`, sizes.slice(0, cut).join('\n') + '\n');
+  writeFileSync(valid, lines.slice(rowsBefore).join('\n') + '\n');
+  writeFileSync(`${valid}.query`, sizes.slice(cut).join('\n') + '\n');
+  return { train, valid };
+}
+
+async function cmdDemo(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'boolean' }, convention: { type: 'string' }, 'no-train': { type: 'boolean' }, out: { type: 'string' }, epochs: { type: 'string' } },
+  });
   const convention = resolveConvention((values.convention ?? DEFAULT_CONVENTION) as PresetName);
   const paths = demoDataPaths();
   const train = readDatasetSync(paths.train);
@@ -183,7 +205,7 @@ function cmdDemo(args: string[]): void {
         2,
       ),
     );
-    return;
+    return 0;
   }
   console.log('ordo demo: ranking baselines on the LightGBM lambdarank example data (MIT, shipped in data/demo)');
   console.log(`backend: ${describeBackend()}`);
@@ -194,7 +216,24 @@ function cmdDemo(args: string[]): void {
   const w = Math.max(...rows.map(([n]) => n.length));
   console.log(`${'scores'.padEnd(w)}  ${names.map((n) => n.padStart(7)).join('  ')}`);
   for (const [name, r] of rows) console.log(`${name.padEnd(w)}  ${names.map((n) => fmt(r.metrics[n]!.mean).padStart(7)).join('  ')}`);
-  console.log('\nTrained rankers come with the trainers; evaluate your own scores with: ordo eval --data FILE --scores FILE');
+  if (values['no-train']) return 0;
+  const out = values.out ?? join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const split = writeDemoSplit(join(out, 'data'));
+  console.log(`\nTraining an MLP ranker (ListNet) on ${split.train}, early stopping on ${split.valid}, testing on ${paths.test}:`);
+  return runTrainCli('train', [
+    '--train', split.train,
+    '--valid', split.valid,
+    '--test', paths.test,
+    '--out', out,
+    '--model.hidden', '64,64',
+    '--loss', 'listNet',
+    '--lr', '0.003',
+    '--epochs', values.epochs ?? '40',
+    '--batchQueries', '8',
+    '--preprocess', 'standardize',
+    '--convention', convention.name.startsWith('custom') ? 'standard' : convention.name,
+    '--earlyStopping.patience', '8',
+  ]);
 }
 
 function cmdBackend(args: string[]): void {
@@ -234,8 +273,7 @@ export function main(argv: string[]): number | Promise<number> {
         cmdEval(rest);
         return 0;
       case 'demo':
-        cmdDemo(rest);
-        return 0;
+        return cmdDemo(rest);
       case 'backend':
         cmdBackend(rest);
         return 0;
