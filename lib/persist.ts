@@ -100,7 +100,7 @@ function floatsToBytes(src: Float32Array): Uint8Array {
 }
 
 /** Encodes a ranker as the bytes of a safetensors file. */
-export function encodeRanker(ranker: Ranker, path = '<memory>'): Buffer {
+export function encodeRanker(ranker: Ranker, path = '<memory>'): Uint8Array {
   const specs = tensorSpecs(ranker.mlpConfig);
   const header: Record<string, unknown> = {};
   let bytes = 0;

@@ -72,6 +72,26 @@ inline float exp_nonpos(float x) {
   return x < -87.0f ? 0.0f : p * scale;
 }
 
+// 2^x for x ≤ 0 (x < −125 gives 0): scalar twin of nsk::exp2_nonpos8.
+inline float exp2_nonpos(float x) {
+  const float xc = x < -125.0f ? -125.0f : x;
+  const float y = xc + 12582912.0f;
+  const float f = xc - (y - 12582912.0f);
+  float p = nsk::kExp2C6;
+  p = p * f + nsk::kExp2C5;
+  p = p * f + nsk::kExp2C4;
+  p = p * f + nsk::kExp2C3;
+  p = p * f + nsk::kExp2C2;
+  p = p * f + nsk::kExp2C1;
+  p = p * f + 1.0f;
+  uint32_t ybits;
+  std::memcpy(&ybits, &y, 4);
+  const uint32_t bits = (ybits + 127u) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return x < -125.0f ? 0.0f : p * scale;
+}
+
 void check_options(const NeuralSortOptions& opt, const char* fn) {
   if (!(opt.tau > 0.0f) || !std::isfinite(opt.tau))
     throw ArgumentError(std::string(fn) + ": option tau must be a finite number > 0, got " + std::to_string(opt.tau));
@@ -269,13 +289,17 @@ struct ListState {
 // that row i's non-negligible entries form one contiguous window around k = i:
 // z_i,order[k] − m_i is non-increasing away from k = i (the per-step change is
 // (2i − 2l − 1)·(gap_l)/τ ≤ 0), and the window only moves right as i grows
-// (two pointers, O(n) per list). Entries with z − m < −88 are skipped: their
-// exp is exactly 0 in exp_nonpos (cut at −87), so skipping changes nothing.
-// Windows are widened to whole 8-blocks (extra entries are out of the window
-// or padding, i.e. exactly 0 too). The window depends only on the list, so
-// forward and backward see the same entries and results do not depend on the
-// thread count. Row kernels: nsk::*_avx2 (AVX2+FMA) or the portable ones below.
-constexpr double kWindowCut = -88.0;
+// (two pointers, O(n) per list). The kernels use base-2 logits (S, B scaled by
+// log2 e in double, so the cancellation stays exact to ~1e-16 relative) and a
+// float exp2. Entries with z − m < −(ln n + 40 ln 2) are skipped: together
+// they hold < 2^-40 of the row's mass relative to its max entry (the float
+// exp itself is only good to ~1e-7). Windows are widened to whole 8-blocks
+// (their extra entries are computed, or are padding giving exactly 0). The
+// blocks depend only on the list, so forward and backward see the same
+// entries and results do not depend on the thread count. Row kernels:
+// nsk::*_avx2 (AVX2+FMA, neuralsort_avx2.cc) or the portable ones below.
+constexpr double kLog2e = 1.4426950408889634074;
+constexpr double kLn2 = 0.69314718055994530942;
 
 bool avx2_enabled() {
 #if defined(ORDO_HAVE_AVX2_KERNELS) && (defined(__GNUC__) || defined(__clang__)) && \
@@ -303,7 +327,7 @@ void fwd_row_portable(const double* S, const double* B, const float* V, int k0, 
       x[l] = t < 0.0f ? t : 0.0f;
     }
     for (int l = 0; l < 8; ++l) {
-      const float e = exp_nonpos(x[l]);
+      const float e = exp2_nonpos(x[l]);
       ls[l] += e;
       ld[l] += e * V[k + l];
     }
@@ -324,7 +348,7 @@ void bwd_row_portable(const double* S, const double* B, const float* V, const fl
       p[k + l] = (t < 0.0f ? t : 0.0f) - lse;
     }
     for (int l = 0; l < 8; ++l) {
-      const float e = exp_nonpos(p[k + l]);
+      const float e = exp2_nonpos(p[k + l]);
       p[k + l] = e;
       ld[l] += e * V[k + l];
     }
@@ -359,7 +383,9 @@ RowKernels row_kernels() {
 // Per-list state in sorted order, reused across the lists of one chunk (O(n)).
 struct SortedState {
   int n = 0, n8 = 0;
-  std::vector<double> S, B, m;    // s'/τ, b/τ (sorted order, padded); row max m_i
+  std::vector<double> S, B, m;    // log2e·s'/τ, log2e·b/τ (sorted order, padded); row max m_i (base 2)
+  std::vector<double> Sn, Bn;     // s'/τ, b/τ (sorted order; hard argmax)
+  double cut = 0.0;               // window cut on base-2 logits
   std::vector<float> V, sig;      // values, σ (sorted order, padded)
   std::vector<float> p, U, W, A;  // backward row / column accumulators (padded)
   std::vector<int> order;         // sorted position → doc (descending s', ties: lower doc first)
@@ -371,6 +397,9 @@ struct SortedState {
     n8 = (n + 7) & ~7;
     S.assign(n8, 0.0);
     B.assign(n8, 1e300);  // padding: logit −1e300 → p = 0
+    Sn.resize(n);
+    Bn.resize(n);
+    cut = -(std::log2(static_cast<double>(n)) + 40.0);
     m.resize(n);
     sig.assign(n8, 0.0f);
     order.resize(n);
@@ -398,8 +427,10 @@ struct SortedState {
       const double below_sum = total - above_sum - grp_sum;
       const double b = (above_sum - a * lo) + (a * (n - hi) - below_sum);
       for (int k = lo; k < hi; ++k) {
-        B[k] = b * inv_tau;
-        S[k] = a * inv_tau;
+        Bn[k] = b * inv_tau;
+        Sn[k] = a * inv_tau;
+        B[k] = Bn[k] * kLog2e;
+        S[k] = Sn[k] * kLog2e;
         sig[k] = static_cast<float>((n - hi) - lo);
         grp_end[k] = hi;
       }
@@ -420,17 +451,17 @@ struct SortedState {
   // previous row's window (start with lo = hi = 0 at row 0).
   void window(int i, int& lo, int& hi) const {
     const double c = ci(i), mi = m[i];
-    while (lo < i && c * S[lo] - B[lo] - mi < kWindowCut) ++lo;
+    while (lo < i && c * S[lo] - B[lo] - mi < cut) ++lo;
     if (hi < i + 1) hi = i + 1;
-    while (hi < n && c * S[hi] - B[hi] - mi >= kWindowCut) ++hi;
+    while (hi < n && c * S[hi] - B[hi] - mi >= cut) ++hi;
   }
   // argmax_j z_ij, ties → lowest doc j (as ListState::hard_argmax).
   int hard_argmax(int i) const {
     const double c = ci(i);
     int best = order[0];
-    double bz = c * S[0] - B[0];
+    double bz = c * Sn[0] - Bn[0];
     for (int k = 1; k < n; ++k) {
-      const double z = c * S[k] - B[k];
+      const double z = c * Sn[k] - Bn[k];
       const int j = order[k];
       if (z > bz || (z == bz && j < best)) {
         bz = z;
@@ -560,7 +591,7 @@ void neuralsort_apply(const float* scores, const float* values, const uint32_t* 
         out[d0 + i] = static_cast<float>(dot / sum);
       }
       if (row_stats) {
-        row_stats[2 * (static_cast<size_t>(d0) + i)] = static_cast<float>(st.m[i]);
+        row_stats[2 * (static_cast<size_t>(d0) + i)] = static_cast<float>(st.m[i] * kLn2);
         row_stats[2 * (static_cast<size_t>(d0) + i) + 1] = static_cast<float>(std::log(sum));
       }
     }
@@ -594,9 +625,9 @@ void neuralsort_apply_backward(const float* scores, const float* values, const u
       st.window(i, lo, hi);
       const float gi = grad_out[d0 + i];
       if (gi == 0.0f) continue;  // H row is zero and so is its grad_values term
-      // P̂ row from the stored log-sum-exp; G_ij = g_i·v_j, rowsum(P̂⊙G)_i = g_i·y_i.
-      const float lse = row_stats[2 * (static_cast<size_t>(d0) + i) + 1];
-      rk.bwd(st.S.data(), st.B.data(), st.V.data(), st.sig.data(), lo & ~7, (hi + 7) & ~7, st.ci(i), st.m[i], lse, gi,
+      // P̂ row from the stored log-sum-exp (relative, natural log → base 2); G_ij = g_i·v_j, rowsum(P̂⊙G)_i = g_i·y_i.
+      const float lse2 = static_cast<float>(kLog2e * row_stats[2 * (static_cast<size_t>(d0) + i) + 1]);
+      rk.bwd(st.S.data(), st.B.data(), st.V.data(), st.sig.data(), lo & ~7, (hi + 7) & ~7, st.ci(i), st.m[i], lse2, gi,
              st.p.data(), st.U.data(), st.W.data(), A);
     }
     st.finish_backward(inv_tau, grad_scores + d0);
