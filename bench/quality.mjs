@@ -86,17 +86,21 @@ for (const name of values.datasets.split(',')) {
     }
     if (peerOk) {
       const out = join(mkdtempSync(join(tmpdir(), 'ordo-xgb-')), 'scores.txt');
-      const p = spawnSync('/usr/bin/python3', [join(root, 'bench', 'peers', 'xgb_lambdamart.py'), '--train', join(dir, 'train.txt'), '--vali', join(dir, 'vali.txt'), '--test', join(dir, 'test.txt'), '--out', out, '--threads', String(cpus().length)], {
-        encoding: 'utf8',
-        env: { ...process.env, OMP_NUM_THREADS: String(cpus().length), OPENBLAS_NUM_THREADS: String(cpus().length) },
-      });
+      const runPeer = () =>
+        spawnSync('/usr/bin/python3', [join(root, 'bench', 'peers', 'xgb_lambdamart.py'), '--train', join(dir, 'train.txt'), '--vali', join(dir, 'vali.txt'), '--test', join(dir, 'test.txt'), '--out', out, '--threads', String(cpus().length)], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 26,
+          env: { ...process.env, OMP_NUM_THREADS: String(cpus().length), OPENBLAS_NUM_THREADS: String(cpus().length) },
+        });
+      let p = runPeer();
+      if (p.status !== 0) p = runPeer(); // one retry (a spawn can fail under load)
       if (p.status === 0) {
         const info = JSON.parse(p.stdout.trim().split('\n').pop());
         const row = { dataset: name, fold, model: 'xgboost-lambdamart', train_s: info.train_s, best_iteration: info.best_iteration, test: evalAll(test, ordo.readScores(out), spec.letor) };
         results.push(row);
         console.log(JSON.stringify({ ...row, machine }));
       } else {
-        console.log(JSON.stringify({ dataset: name, fold, model: 'xgboost-lambdamart', error: p.stderr.split('\n').filter(Boolean).pop() }));
+        console.log(JSON.stringify({ dataset: name, fold, model: 'xgboost-lambdamart', error: p.error ? p.error.message : (p.stderr ?? '').split('\n').filter(Boolean).pop() }));
       }
     }
   }

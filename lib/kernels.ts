@@ -255,6 +255,8 @@ export const mlpParamCount = (config: MlpConfig): number => K().mlpParamCount(co
 export const mlpInitParams = (config: MlpConfig, seed = 0): Float32Array => K().mlpInitParams(config, seed) as Float32Array;
 export const mlpLayout = (config: MlpConfig): MlpLayerLayout[] => K().mlpLayout(config) as MlpLayerLayout[];
 export const mlpCache = (config: MlpConfig, maxBatch: number, device: Device = 'cpu'): MlpCache => K().mlpCache(config, maxBatch, device) as MlpCache;
+/** Frees a cache's memory now (a running async kernel keeps it until it finishes); later use throws. */
+export const mlpCacheDispose = (cache: MlpCache): void => void K().mlpCacheDispose(cache);
 export interface MlpForwardOptions {
   /** Dropout on (default false). */
   training?: boolean;
@@ -344,6 +346,8 @@ export const transformerLayout = (config: TransformerConfig): TransformerLayout 
  */
 export const transformerCache = (config: TransformerConfig, maxDocs: number, maxListLength: number, device: Device = 'cpu'): TransformerCache =>
   K().transformerCache(config, maxDocs, maxListLength, device) as TransformerCache;
+/** Frees a transformer cache's memory now; later use throws. */
+export const transformerCacheDispose = (cache: TransformerCache): void => void K().transformerCacheDispose(cache);
 export interface TransformerForwardOptions {
   /** Dropout on (default false). */
   training?: boolean;

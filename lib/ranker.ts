@@ -114,6 +114,7 @@ export class Ranker {
       params.dispose();
       xs.dispose();
       ys.dispose();
+      K.mlpCacheDispose(cache);
     }
     return out;
   }

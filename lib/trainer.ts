@@ -344,5 +344,6 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
     };
   } finally {
     for (const t of owned) t.dispose();
+    K.mlpCacheDispose(cache);
   }
 }

@@ -437,6 +437,8 @@ deviceTest('MLP training-mode dropout is seeded and reproducible', (d) => {
   const Yeval = zeros([32, 1], d);
   K.mlpForward(cfg, P, X, Yeval, cache, { training: false });
   assert.not.equal(Yeval.toArray(), run(5));
+  K.mlpCacheDispose(cache);
+  assert.match(caught(() => K.mlpForward(cfg, P, X, Yeval, cache)).message, /cache was disposed/);
 });
 
 // ---- misuse --------------------------------------------------------------------------

@@ -53,15 +53,34 @@ ordo::MlpConfig read_config(const Napi::Value& v) {
   return cfg;
 }
 
+// A cache handle: shared with running jobs, so dispose() (or the GC) never
+// frees memory a worker thread is using. Its bytes are reported to V8.
 struct CacheHandle {
-  std::unique_ptr<ordo::MlpCache> cache;
+  std::shared_ptr<ordo::MlpCache> cache;
   ordo::MlpConfig cfg;
+  int64_t accounted = 0;
 };
 
 CacheHandle* unwrap_cache(const Napi::Value& v) {
   Napi::Value h = v.IsObject() ? v.As<Napi::Object>().Get("handle") : Napi::Value();
   if (h.IsEmpty() || !h.IsExternal()) throw ArgTypeError("cache must come from mlpCache(config, maxBatch, device)");
-  return h.As<Napi::External<CacheHandle>>().Data();
+  CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
+  if (!c->cache) throw ArgumentError("cache was disposed");
+  return c;
+}
+
+Napi::Value DisposeCache(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Value h = info[0].IsObject() ? info[0].As<Napi::Object>().Get("handle") : Napi::Value();
+    if (h.IsEmpty() || !h.IsExternal()) throw ArgTypeError("cache must come from mlpCache(config, maxBatch, device)");
+    CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
+    if (c->cache) {
+      c->cache.reset();  // a running async job keeps its own reference until it finishes
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -c->accounted);
+      c->accounted = 0;
+    }
+    return info.Env().Undefined();
+  });
 }
 
 bool same_config(const ordo::MlpConfig& a, const ordo::MlpConfig& b) {
@@ -113,9 +132,14 @@ Napi::Value MakeCache(const Napi::CallbackInfo& info) {
       if (!ordo::cuda_status().usable) throw ordo::BackendError("device 'cuda' requested but CUDA is not usable here");
       backend = ordo::Backend::Cuda;
     } else throw ArgumentError("device must be 'cpu' or 'cuda'");
-    auto* h = new CacheHandle{std::make_unique<ordo::MlpCache>(backend, cfg, static_cast<int64_t>(max_batch)), cfg};
+    auto* h = new CacheHandle{std::make_shared<ordo::MlpCache>(backend, cfg, static_cast<int64_t>(max_batch)), cfg, 0};
+    h->accounted = static_cast<int64_t>(h->cache->bytes());
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), h->accounted);
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("handle", Napi::External<CacheHandle>::New(info.Env(), h, [](Napi::Env, CacheHandle* p) { delete p; }));
+    o.Set("handle", Napi::External<CacheHandle>::New(info.Env(), h, [](Napi::Env env, CacheHandle* p) {
+      if (p->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -p->accounted);
+      delete p;
+    }));
     o.Set("device", ordo::backend_name(backend));
     o.Set("maxBatch", max_batch);
     o.Set("bytes", static_cast<double>(h->cache->bytes()));
@@ -153,7 +177,7 @@ Napi::Value forward_impl(const Napi::CallbackInfo& info, bool async) {
   if (y->numel() != batch * cfg.out) throw ArgumentError("y must hold batch x out = " + std::to_string(batch * cfg.out) + " floats");
   float *pp = static_cast<float*>(params->data("params")), *px = static_cast<float*>(x->data("x")), *py = static_cast<float*>(y->data("y"));
   ordo::Backend dev = job.device;
-  ordo::MlpCache* c = cache->cache.get();
+  std::shared_ptr<ordo::MlpCache> c = cache->cache;
   job.handles.push_back(info[4]);
   job.run = [=] { ordo::mlp_forward(dev, cfg, pp, px, batch, training, static_cast<uint64_t>(seed), *c, py); };
   return run_kernel_job(info, std::move(job), async);
@@ -189,7 +213,7 @@ Napi::Value backward_impl(const Napi::CallbackInfo& info, bool async) {
   float *pp = static_cast<float*>(params->data("params")), *pdy = static_cast<float*>(dy->data("dy")),
         *pg = static_cast<float*>(grads->data("grads")), *pdx = dx ? static_cast<float*>(dx->data("dx")) : nullptr;
   ordo::Backend dev = job.device;
-  ordo::MlpCache* c = cache->cache.get();
+  std::shared_ptr<ordo::MlpCache> c = cache->cache;
   job.handles.push_back(info[2]);
   job.run = [=] { ordo::mlp_backward(dev, cfg, pp, *c, pdy, batch, pg, pdx); };
   return run_kernel_job(info, std::move(job), async);
@@ -202,6 +226,7 @@ void register_mlp(Napi::Env env, Napi::Object kernels) {
   kernels.Set("mlpInitParams", Napi::Function::New(env, InitParams, "mlpInitParams"));
   kernels.Set("mlpLayout", Napi::Function::New(env, Layout, "mlpLayout"));
   kernels.Set("mlpCache", Napi::Function::New(env, MakeCache, "mlpCache"));
+  kernels.Set("mlpCacheDispose", Napi::Function::New(env, DisposeCache, "mlpCacheDispose"));
   kernels.Set("mlpForward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return guarded(i, [&] { return forward_impl(i, false); }); }, "mlpForward"));
   kernels.Set("mlpForwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return guarded(i, [&] { return forward_impl(i, true); }); }, "mlpForwardAsync"));
   kernels.Set("mlpBackward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return guarded(i, [&] { return backward_impl(i, false); }); }, "mlpBackward"));

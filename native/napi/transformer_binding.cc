@@ -61,7 +61,8 @@ bool same_config(const ordo::TransformerConfig& a, const ordo::TransformerConfig
 }
 
 struct CacheHandle {
-  std::unique_ptr<ordo::TransformerCache> cache;
+  std::shared_ptr<ordo::TransformerCache> cache;  // shared with running jobs (dispose never frees in-use memory)
+  int64_t accounted = 0;                          // bytes reported to V8
   ordo::TransformerConfig cfg;
   // The last forward's inputs (the cache remembers their pointers): kept alive
   // here and re-checked (not disposed) by the backward.
@@ -75,7 +76,23 @@ CacheHandle* unwrap_cache(const Napi::Value& v) {
   Napi::Value h = v.IsObject() ? v.As<Napi::Object>().Get("handle") : Napi::Value();
   if (h.IsEmpty() || !h.IsExternal())
     throw ArgTypeError("cache must come from transformerCache(config, maxDocs, maxListLength, device)");
-  return h.As<Napi::External<CacheHandle>>().Data();
+  CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
+  if (!c->cache) throw ArgumentError("cache was disposed");
+  return c;
+}
+
+Napi::Value DisposeTransformerCache(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Value h = info[0].IsObject() ? info[0].As<Napi::Object>().Get("handle") : Napi::Value();
+    if (h.IsEmpty() || !h.IsExternal()) throw ArgTypeError("cache must come from transformerCache(...)");
+    CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
+    if (c->cache) {
+      c->cache.reset();
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -c->accounted);
+      c->accounted = 0;
+    }
+    return info.Env().Undefined();
+  });
 }
 
 // Host copy of a u32 offsets tensor, validated as CSR offsets over num_docs
@@ -202,14 +219,19 @@ Napi::Value MakeCache(const Napi::CallbackInfo& info) {
     } else throw ArgumentError("device must be 'cpu' or 'cuda'");
     auto* h = new CacheHandle();
     try {
-      h->cache = std::make_unique<ordo::TransformerCache>(backend, cfg, max_docs, max_len);
+      h->cache = std::make_shared<ordo::TransformerCache>(backend, cfg, max_docs, max_len);
     } catch (...) {
       delete h;
       throw;
     }
     h->cfg = cfg;
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("handle", Napi::External<CacheHandle>::New(info.Env(), h, [](Napi::Env, CacheHandle* p) { delete p; }));
+    h->accounted = static_cast<int64_t>(h->cache->bytes());
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), h->accounted);
+    o.Set("handle", Napi::External<CacheHandle>::New(info.Env(), h, [](Napi::Env env, CacheHandle* p) {
+      if (p->accounted) Napi::MemoryManagement::AdjustExternalMemory(env, -p->accounted);
+      delete p;
+    }));
     o.Set("device", ordo::backend_name(backend));
     o.Set("maxDocs", static_cast<double>(max_docs));
     o.Set("maxListLength", static_cast<double>(h->cache->max_list_length()));
@@ -253,7 +275,7 @@ Napi::Value forward_impl(const Napi::CallbackInfo& info, bool async) {
   const uint32_t* po = static_cast<const uint32_t*>(offsets->data("offsets"));
   float* ps = static_cast<float*>(scores->data("scores"));
   const Backend dev = args.job.device;
-  ordo::TransformerCache* c = cache->cache.get();
+  std::shared_ptr<ordo::TransformerCache> c = cache->cache;
   cache->x_ref = Napi::Persistent(info[2].As<Napi::Object>());
   cache->offsets_ref = Napi::Persistent(info[3].As<Napi::Object>());
   cache->x = x, cache->offsets = offsets, cache->docs = docs;
@@ -293,7 +315,7 @@ Napi::Value backward_impl(const Napi::CallbackInfo& info, bool async) {
   float* pg = static_cast<float*>(grads->data("grads"));
   float* pdx = dx ? static_cast<float*>(dx->data("dx")) : nullptr;
   const Backend dev = args.job.device;
-  ordo::TransformerCache* c = cache->cache.get();
+  std::shared_ptr<ordo::TransformerCache> c = cache->cache;
   args.job.handles.push_back(info[2]);
   args.job.run = [=] { ordo::transformer_backward(dev, cfg, pp, *c, pds, pg, pdx); };
   return run_kernel_job(info, std::move(args.job), async);
@@ -315,6 +337,7 @@ void register_transformer(Napi::Env env, Napi::Object kernels) {
   kernels.Set("transformerInitParams", Napi::Function::New(env, InitParams, "transformerInitParams"));
   kernels.Set("transformerLayout", Napi::Function::New(env, Layout, "transformerLayout"));
   kernels.Set("transformerCache", Napi::Function::New(env, MakeCache, "transformerCache"));
+  kernels.Set("transformerCacheDispose", Napi::Function::New(env, DisposeTransformerCache, "transformerCacheDispose"));
   kernels.Set("transformerForward", fn(env, "transformerForward", forward_impl, false));
   kernels.Set("transformerForwardAsync", fn(env, "transformerForwardAsync", forward_impl, true));
   kernels.Set("transformerBackward", fn(env, "transformerBackward", backward_impl, false));
