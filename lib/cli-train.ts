@@ -10,7 +10,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { readDatasetSync, type Dataset } from './data.js';
 import { describeConvention, resolveConvention, type Convention, type PresetName } from './conventions.js';
 import { evaluate, parseMetrics } from './evaluate.js';
-import { Ranker, resolveModelConfig, type MlpModelConfig } from './ranker.js';
+import { Ranker, resolveModelConfig, type MlpModelConfig, type ModelConfig, type TransformerModelConfig } from './ranker.js';
 import type { PreprocessorState, PreprocessStep } from './preprocess.js';
 import { train, type EpochRecord, type ScheduleOptions, type TrainOptions, type TrainProgress } from './trainer.js';
 import type { LossName, LossOptions } from './kernels.js';
@@ -154,15 +154,32 @@ function resolveRunConfig(a: TrainArgs): RunConfig {
   check('earlyStopping.metric', () => {
     if (parseMetrics(c.earlyStopping.metric).length !== 1) throw new RangeError('give exactly one metric, e.g. ndcg@10');
   });
-  check('model', () => resolveModelConfig(c.model as Partial<MlpModelConfig>));
+  check('model', () => resolveModelConfig(modelOf(c)));
   return c;
 }
 
 // ---------------------------------------------------------------- training (main thread or worker)
 
+/** The model options of a run config, by kind (an MLP ignores the transformer keys and vice versa). */
+function modelOf(c: RunConfig): Partial<MlpModelConfig> | Partial<TransformerModelConfig> {
+  const m = c.model;
+  if (m.kind === 'transformer') {
+    return {
+      kind: 'transformer',
+      ...(m.dModel !== undefined ? { dModel: m.dModel } : {}),
+      ...(m.heads !== undefined ? { heads: m.heads } : {}),
+      ...(m.layers !== undefined ? { layers: m.layers } : {}),
+      ...(m.dFF !== undefined ? { dFF: m.dFF } : {}),
+      ...(m.inputActivation !== undefined ? { inputActivation: m.inputActivation as MlpModelConfig['activation'] } : {}),
+      dropout: m.dropout,
+    };
+  }
+  return { kind: 'mlp', hidden: m.hidden, activation: m.activation as MlpModelConfig['activation'], layerNorm: m.layerNorm, dropout: m.dropout };
+}
+
 export function trainOptionsOf(c: RunConfig): TrainOptions {
   return {
-    model: c.model as Partial<MlpModelConfig>,
+    model: modelOf(c),
     loss: c.loss as LossName,
     lossOptions: c.lossOptions as LossOptions,
     optimizer: c.optimizer as TrainOptions['optimizer'],
@@ -198,7 +215,7 @@ interface TrainOutcome {
 }
 
 interface WireOutcome extends Omit<TrainOutcome, 'ranker'> {
-  ranker: { model: MlpModelConfig; numFeatures: number; preprocessor: PreprocessorState; params: Float32Array; meta: Record<string, unknown> };
+  ranker: { model: ModelConfig; numFeatures: number; preprocessor: PreprocessorState; params: Float32Array; meta: Record<string, unknown> };
 }
 
 type WorkerMessage = { type: 'progress'; p: TrainProgress } | { type: 'done'; r: WireOutcome } | { type: 'error'; message: string; code?: string };
@@ -709,8 +726,9 @@ async function cmdExport(args: string[]): Promise<number> {
   const onnx = await requireModule<OnnxModule>('onnx', 'exportOnnx', 'ONNX export');
   const ranker = await persist.loadRanker(v.model);
   await onnx.exportOnnx(ranker, v.onnx);
-  if (v.json) console.log(JSON.stringify({ model: v.model, onnx: v.onnx, numFeatures: ranker.numFeatures, hidden: ranker.model.hidden }, null, 2));
-  else console.log(`wrote ${v.onnx} (MLP ${ranker.model.hidden.join('×')}, ${ranker.numFeatures} features)`);
+  const hidden = ranker.model.kind === 'mlp' ? ranker.model.hidden : [];
+  if (v.json) console.log(JSON.stringify({ model: v.model, onnx: v.onnx, numFeatures: ranker.numFeatures, hidden }, null, 2));
+  else console.log(`wrote ${v.onnx} (MLP ${hidden.join('×')}, ${ranker.numFeatures} features)`);
   return 0;
 }
 

@@ -19,7 +19,19 @@ export interface DataConfig {
 
 export interface RunConfig {
   data: DataConfig;
-  model: { kind: 'mlp'; hidden: number[]; activation: string; layerNorm: boolean; dropout: number };
+  model: {
+    kind: 'mlp' | 'transformer';
+    hidden: number[];
+    activation: string;
+    layerNorm: boolean;
+    dropout: number;
+    /** transformer only */
+    dModel?: number;
+    heads?: number;
+    layers?: number;
+    dFF?: number;
+    inputActivation?: string;
+  };
   loss: string;
   lossOptions: Record<string, number | boolean>;
   optimizer: string;
@@ -68,11 +80,16 @@ const path = (nullable = true): Leaf => ({ type: 'string', nullable });
 export const SCHEMA: Section = {
   data: { train: path(), valid: path(), test: path(), trainQuery: path(), validQuery: path(), testQuery: path() },
   model: {
-    kind: { type: 'string', enum: ['mlp'] },
+    kind: { type: 'string', enum: ['mlp', 'transformer'] },
     hidden: { type: 'integer[]', min: 1 },
     activation: { type: 'string', enum: ['relu', 'silu', 'gelu', 'tanh', 'identity'] },
     layerNorm: { type: 'boolean' },
     dropout: { type: 'number', min: 0 },
+    dModel: { type: 'integer', optional: true, min: 1 },
+    heads: { type: 'integer', optional: true, min: 1 },
+    layers: { type: 'integer', optional: true, min: 0 },
+    dFF: { type: 'integer', optional: true, min: 1 },
+    inputActivation: { type: 'string', optional: true, enum: ['relu', 'silu', 'gelu', 'tanh', 'identity'] },
   },
   loss: { type: 'string', enum: LOSSES },
   lossOptions: {

@@ -39,7 +39,7 @@ export {
 export { featureAsScores, bestSingleFeature, demoDataPaths } from './baselines.js';
 export { Tensor, isTensor, type DType, type Device, type TensorData, type TypedArrayOf } from './tensor.js';
 export { Preprocessor, PREPROCESS_STEPS, type PreprocessStep, type PreprocessorState, type FittedStep } from './preprocess.js';
-export { Ranker, DEFAULT_MODEL, resolveModelConfig, type MlpModelConfig, type ModelConfig, type PredictOptions } from './ranker.js';
+export { Ranker, DEFAULT_MODEL, DEFAULT_TRANSFORMER, resolveModelConfig, type MlpModelConfig, type TransformerModelConfig, type ModelConfig, type PredictOptions } from './ranker.js';
 export {
   train,
   learningRate,

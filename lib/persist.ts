@@ -29,9 +29,8 @@ import fs from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { endianness } from 'node:os';
-import * as K from './kernels.js';
 import { packageRoot } from './native.js';
-import { Ranker, resolveModelConfig, mlpConfigOf, type MlpModelConfig } from './ranker.js';
+import { Ranker, resolveModelConfig, scorerOf, type ModelConfig, type MlpModelConfig } from './ranker.js';
 import type { PreprocessorState } from './preprocess.js';
 
 export const MODEL_FORMAT = 'ordo-ranker';
@@ -69,25 +68,6 @@ interface TensorEntry {
   data_offsets: [number, number];
 }
 
-interface TensorSpec {
-  name: string;
-  shape: number[];
-  /** Offset (floats) in the flat parameter buffer. */
-  offset: number;
-  length: number;
-}
-
-/** The tensors of a model, in parameter-buffer order. */
-function tensorSpecs(cfg: K.MlpConfig): TensorSpec[] {
-  const specs: TensorSpec[] = [];
-  K.mlpLayout(cfg).forEach((l, i) => {
-    specs.push({ name: `layers.${i}.weight`, shape: [l.in, l.out], offset: l.w, length: l.in * l.out });
-    specs.push({ name: `layers.${i}.bias`, shape: [l.out], offset: l.b, length: l.out });
-    if (l.gamma >= 0) specs.push({ name: `layers.${i}.ln.gamma`, shape: [l.out], offset: l.gamma, length: l.out });
-    if (l.beta >= 0) specs.push({ name: `layers.${i}.ln.beta`, shape: [l.out], offset: l.beta, length: l.out });
-  });
-  return specs;
-}
 
 const littleEndian = endianness() === 'LE';
 
@@ -101,7 +81,7 @@ function floatsToBytes(src: Float32Array): Uint8Array {
 
 /** Encodes a ranker as the bytes of a safetensors file. */
 export function encodeRanker(ranker: Ranker, path = '<memory>'): Uint8Array {
-  const specs = tensorSpecs(ranker.mlpConfig);
+  const specs = scorerOf(ranker.model, ranker.numFeatures).tensorSpecs();
   const header: Record<string, unknown> = {};
   let bytes = 0;
   for (const s of specs) {
@@ -249,9 +229,9 @@ export function decodeRanker(buf: Uint8Array, path = '<memory>'): Ranker {
   // Architecture and preprocessing.
   const numFeatures = Number(meta.num_features);
   if (!Number.isSafeInteger(numFeatures) || numFeatures < 1) throw modelError(path, `invalid __metadata__.num_features ${JSON.stringify(meta.num_features)}`);
-  let model: MlpModelConfig;
+  let model: ModelConfig;
   try {
-    model = resolveModelConfig(parseJsonField<Partial<MlpModelConfig>>(path, meta, 'model'));
+    model = resolveModelConfig(parseJsonField<Partial<MlpModelConfig>>(path, meta, 'model') ?? {});
   } catch (e) {
     if ((e as ModelError).code === 'ORDO_MODEL_ERROR') throw e;
     throw modelError(path, `invalid model architecture: ${(e as Error).message}`, e);
@@ -267,9 +247,9 @@ export function decodeRanker(buf: Uint8Array, path = '<memory>'): Ranker {
     }
   }
   const trainingMeta = meta.meta === undefined ? {} : parseJsonField<Record<string, unknown>>(path, meta, 'meta');
-  const cfg = mlpConfigOf(model, numFeatures);
-  const specs = tensorSpecs(cfg);
-  const params = new Float32Array(K.mlpParamCount(cfg));
+  const scorer = scorerOf(model, numFeatures);
+  const specs = scorer.tensorSpecs();
+  const params = new Float32Array(scorer.paramCount);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   for (const s of specs) {
     const t = entries.get(s.name);

@@ -4,44 +4,21 @@ import type { Dataset } from './data.js';
 import * as K from './kernels.js';
 import { backend } from './backend.js';
 import { Preprocessor, type PreprocessorState } from './preprocess.js';
+import { mlpConfigOf, resolveModelConfig, scorerOf, type ModelConfig, type Scorer } from './scorer.js';
 import type { Device } from './tensor.js';
 import { saveRanker, loadRanker } from './persist.js';
 
-export interface MlpModelConfig {
-  kind: 'mlp';
-  /** Hidden widths. Default [256, 256]. */
-  hidden: number[];
-  activation: K.ActivationName;
-  layerNorm: boolean;
-  dropout: number;
-}
-
-export type ModelConfig = MlpModelConfig;
-
-export const DEFAULT_MODEL: MlpModelConfig = { kind: 'mlp', hidden: [256, 256], activation: 'relu', layerNorm: false, dropout: 0 };
-
-/** Resolves a partial model config against the defaults, checking every key. */
-export function resolveModelConfig(input: Partial<MlpModelConfig> = {}): MlpModelConfig {
-  const allowed = ['kind', 'hidden', 'activation', 'layerNorm', 'dropout'];
-  for (const key of Object.keys(input)) {
-    if (!allowed.includes(key)) throw new RangeError(`model.${key} is not a model option; options: ${allowed.join(', ')}`);
-  }
-  const out: MlpModelConfig = { ...DEFAULT_MODEL, ...input } as MlpModelConfig;
-  if (out.kind !== 'mlp') throw new RangeError(`model.kind '${String(out.kind)}' is not supported; use 'mlp'`);
-  if (!Array.isArray(out.hidden) || !out.hidden.every((h) => Number.isInteger(h) && h >= 1 && h <= 1 << 16)) {
-    throw new RangeError('model.hidden must be an array of integers in [1, 65536]');
-  }
-  if (!['relu', 'silu', 'gelu', 'tanh', 'identity'].includes(out.activation)) {
-    throw new RangeError(`model.activation '${out.activation}' is not one of relu, silu, gelu, tanh, identity`);
-  }
-  if (typeof out.layerNorm !== 'boolean') throw new RangeError('model.layerNorm must be a boolean');
-  if (!(out.dropout >= 0 && out.dropout < 1)) throw new RangeError('model.dropout must be in [0, 1)');
-  return out;
-}
-
-export function mlpConfigOf(model: MlpModelConfig, numFeatures: number): K.MlpConfig {
-  return { in: numFeatures, hidden: model.hidden, out: 1, activation: model.activation, layerNorm: model.layerNorm, dropout: model.dropout };
-}
+export {
+  DEFAULT_MODEL,
+  DEFAULT_TRANSFORMER,
+  resolveModelConfig,
+  mlpConfigOf,
+  transformerConfigOf,
+  scorerOf,
+  type MlpModelConfig,
+  type TransformerModelConfig,
+  type ModelConfig,
+} from './scorer.js';
 
 export interface PredictOptions {
   /** Default: the active backend. */
@@ -63,7 +40,7 @@ export class Ranker {
     this.model = resolveModelConfig(model);
     this.numFeatures = numFeatures;
     this.preprocessor = preprocessor instanceof Preprocessor ? preprocessor : Preprocessor.fromJSON(preprocessor);
-    const want = K.mlpParamCount(mlpConfigOf(this.model, numFeatures));
+    const want = scorerOf(this.model, numFeatures).paramCount;
     if (params.length !== want) throw new RangeError(`params hold ${params.length} floats; this model needs ${want}`);
     this.params = params;
     this.meta = meta;
@@ -79,42 +56,71 @@ export class Ranker {
     return loadRanker(path);
   }
 
-  /** The kernels' MLP config of this model. */
+  /** The kernels' MLP config of this model (MLP models only). */
   get mlpConfig(): K.MlpConfig {
+    if (this.model.kind !== 'mlp') throw new RangeError(`this is a '${this.model.kind}' model, not an MLP`);
     return mlpConfigOf(this.model, this.numFeatures);
   }
 
-  /** One score per document of `data` (a Dataset, or a row-major feature matrix), in row order. */
+  /** The scoring network (MLP or context-aware Transformer) behind this ranker. */
+  get scorer(): Scorer {
+    return scorerOf(this.model, this.numFeatures);
+  }
+
+  /**
+   * One score per document of `data`, in row order. A Dataset is scored query by
+   * query (the context-aware model needs the query lists); a bare feature matrix
+   * only works for models that score documents independently (MLP).
+   */
   predict(data: Dataset | Float32Array, options: PredictOptions = {}): Float64Array {
+    const scorer = this.scorer;
     const features = data instanceof Float32Array ? data : data.features;
     const numFeatures = data instanceof Float32Array ? this.numFeatures : data.numFeatures;
     if (numFeatures !== this.numFeatures) {
       throw new RangeError(`the data has ${numFeatures} features; the model was trained on ${this.numFeatures}`);
     }
+    if (scorer.usesLists && data instanceof Float32Array) {
+      throw new TypeError(`a '${this.model.kind}' model scores documents in the context of their query: pass a Dataset`);
+    }
     const x = this.preprocessor.apply(features);
-    const device: Device = !options.device || options.device === 'auto' ? backend().active : options.device;
     const rows = this.numFeatures === 0 ? 0 : x.length / this.numFeatures;
-    const chunk = Math.max(1, Math.min(options.batchSize ?? 8192, Math.max(1, rows)));
-    const cfg = this.mlpConfig;
+    // Lists: the dataset's queries, or one row per list for a bare matrix (MLP only).
+    const offsets = data instanceof Float32Array ? Uint32Array.from({ length: rows + 1 }, (_, i) => i) : data.queryOffsets;
+    const numLists = offsets.length - 1;
+    let maxList = 1;
+    for (let q = 0; q < numLists; q++) maxList = Math.max(maxList, offsets[q + 1]! - offsets[q]!);
+    const chunk = Math.max(maxList, Math.min(options.batchSize ?? 8192, Math.max(1, rows)));
+    const device: Device = !options.device || options.device === 'auto' ? backend().active : options.device;
     const params = K.Tensor.from(this.params, [this.params.length], { device, copy: true });
-    const cache = K.mlpCache(cfg, chunk, device);
+    const cache = scorer.cache(chunk, maxList, device);
     const xs = K.Tensor.zeros([chunk * this.numFeatures], { device });
     const ys = K.Tensor.zeros([chunk], { device });
+    const offT = K.Tensor.zeros([numLists + 1], { dtype: 'u32', device });
     const out = new Float64Array(rows);
     try {
-      for (let start = 0; start < rows; start += chunk) {
-        const n = Math.min(chunk, rows - start);
+      // whole queries per chunk, at most `chunk` documents
+      let q = 0;
+      while (q < numLists) {
+        const start = offsets[q]!;
+        let end = q + 1;
+        while (end < numLists && offsets[end + 1]! - start <= chunk) end++;
+        const n = offsets[end]! - start;
         const xv = xs.view([n, this.numFeatures]);
         xv.copyFrom(x.subarray(start * this.numFeatures, (start + n) * this.numFeatures));
-        const yv = ys.view([n, 1]);
-        K.mlpForward(cfg, params, xv, yv, cache, { training: false });
+        const lists = end - q;
+        const ov = offT.view([lists + 1]);
+        ov.copyFrom(Uint32Array.from({ length: lists + 1 }, (_, i) => offsets[q + i]! - start));
+        const yv = ys.view([n]);
+        scorer.forward(params, xv, ov, yv, cache, { training: false, seed: 0 });
         out.set(yv.toArray(), start);
+        q = end;
       }
     } finally {
       params.dispose();
       xs.dispose();
       ys.dispose();
-      K.mlpCacheDispose(cache);
+      offT.dispose();
+      scorer.disposeCache(cache);
     }
     return out;
   }

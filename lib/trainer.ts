@@ -8,7 +8,8 @@ import { backend } from './backend.js';
 import { evaluate, parseMetrics } from './evaluate.js';
 import { type ConventionInput, resolveConvention } from './conventions.js';
 import { Preprocessor, type PreprocessStep } from './preprocess.js';
-import { Ranker, mlpConfigOf, resolveModelConfig, type MlpModelConfig } from './ranker.js';
+import { Ranker } from './ranker.js';
+import { resolveModelConfig, scorerOf, type MlpModelConfig, type TransformerModelConfig } from './scorer.js';
 import type { Device } from './tensor.js';
 
 export type OptimizerName = 'adamw' | 'adam' | 'sgd';
@@ -48,7 +49,8 @@ export interface TrainProgress {
 }
 
 export interface TrainOptions {
-  model?: Partial<MlpModelConfig>;
+  /** An MLP ({ kind: 'mlp', hidden, ... }, the default) or the context-aware { kind: 'transformer', dModel, heads, layers, ... }. */
+  model?: Partial<MlpModelConfig> | Partial<TransformerModelConfig>;
   /** Default 'listNet'. */
   loss?: K.LossName;
   lossOptions?: K.LossOptions;
@@ -174,12 +176,13 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
 
   const nf = trainData.numFeatures;
   const preprocessor = Preprocessor.fit(trainData.features, nf, options.preprocess ?? ['standardize']);
-  const cfg = mlpConfigOf(model, nf);
-  const count = K.mlpParamCount(cfg);
+  const scorer = scorerOf(model, nf);
+  const count = scorer.paramCount;
   const offsetsHost = trainData.queryOffsets;
   const numQueries = trainData.numQueries;
   const sizes = Array.from({ length: numQueries }, (_, q) => offsetsHost[q + 1]! - offsetsHost[q]!);
   const maxDocs = [...sizes].sort((a, b) => b - a).slice(0, batchQueries).reduce((a, b) => a + b, 0);
+  const maxList = Math.max(1, ...sizes);
   const hasRelevant = sizes.map((_, q) => trainData.labels.subarray(offsetsHost[q]!, offsetsHost[q + 1]!).some((l) => l > 0));
 
   const owned: K.Tensor[] = [];
@@ -190,7 +193,7 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
   const zeros = (shape: number[], dtype: K.DType = 'f32') => T(K.Tensor.zeros(shape, { dtype, device }));
   const X = T(K.Tensor.from(preprocessor.apply(trainData.features), [trainData.numDocs, nf], { device, copy: true }) as K.F32);
   const Y = T(K.Tensor.from(trainData.labels, [trainData.numDocs, 1], { device, copy: true }) as K.F32);
-  const params = T(K.Tensor.from(K.mlpInitParams(cfg, seed), [count], { device, copy: true }) as K.F32);
+  const params = T(K.Tensor.from(scorer.init(seed), [count], { device, copy: true }) as K.F32);
   const grads = zeros([count]) as K.F32;
   const m1 = zeros([count]) as K.F32;
   const m2 = zeros([count]) as K.F32;
@@ -201,7 +204,7 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
   const lossB = zeros([batchQueries]) as K.F32;
   const rowsT = zeros([maxDocs], 'u32') as K.U32;
   const offT = zeros([batchQueries + 1], 'u32') as K.U32;
-  const cache = K.mlpCache(cfg, maxDocs, device);
+  const cache = scorer.cache(maxDocs, maxList, device);
 
   const rand = mulberry32(seed);
   const stepsPerEpoch = Math.ceil(numQueries / batchQueries);
@@ -256,20 +259,20 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
         const offV = offT.view([batch.length + 1]);
         offV.copyFrom(offs);
         const xv = xb.view([docs, nf]);
-        const yv = yb.view([docs, 1]);
+        const yv = yb.view([docs]);
         const lv = lb.view([docs, 1]);
         const gv = gb.view([docs]);
         const lossV = lossB.view([batch.length]);
         K.gatherRows(X, rowsV, xv);
         K.gatherRows(Y, rowsV, lv);
-        K.mlpForward(cfg, params, xv, yv, cache, { training: true, seed: seed * 1000003 + step });
+        scorer.forward(params, xv, offV, yv, cache, { training: true, seed: seed * 1000003 + step });
         K.rankingLoss(lossName, yv, lv, offV, lossV, gv, { ...options.lossOptions, seed: step });
         const batchLoss = K.sum(lossV);
         lossSum += batchLoss;
         lists += counted;
         // mean over the batch's lists (NDCG-type losses: over lists with a relevant document, as allRank)
         if (counted > 0) K.scale(gv, 1 / counted);
-        K.mlpBackward(cfg, params, cache, gv, grads);
+        scorer.backward(params, cache, gv, grads);
         if (clipNorm > 0) {
           const norm = Math.sqrt(K.sumSquares(grads));
           if (norm > clipNorm) K.scale(grads, clipNorm / norm);
@@ -344,6 +347,6 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
     };
   } finally {
     for (const t of owned) t.dispose();
-    K.mlpCacheDispose(cache);
+    scorer.disposeCache(cache);
   }
 }

@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Preprocessor, evaluate, learningRate, parseDataset, train, type Dataset } from '../lib/index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Preprocessor, Ranker, evaluate, learningRate, parseDataset, train, type Dataset } from '../lib/index.js';
 import { caught } from './helpers.js';
 
 function rng(seed: number) {
@@ -48,6 +51,21 @@ for (const loss of ['rankNet', 'lambdaRank', 'approxNDCG', 'neuralNDCG', 'listML
     assert.ok(ndcg > 0.85, `${loss}: test NDCG@10 = ${ndcg}`);
   });
 }
+
+test('the context-aware Transformer scorer trains, predicts per query, and saves/loads', async () => {
+  const r = await train(trainSet, { model: { kind: 'transformer', dModel: 16, heads: 2, layers: 1, dropout: 0 }, loss: 'listNet', epochs: 15, lr: 3e-3, batchQueries: 16, valid: validSet, seed: 5, device: 'cpu' });
+  const scores = r.ranker.predict(testSet, { device: 'cpu' });
+  const ndcg = evaluate(testSet, scores, { metrics: 'ndcg@10' }).metrics['ndcg@10']!.mean;
+  assert.ok(ndcg > 0.9, `transformer test NDCG@10 = ${ndcg}`);
+  // scores depend only on the query's own documents: scoring a one-query slice gives the same values
+  const dir = mkdtempSync(join(tmpdir(), 'ordo-tf-'));
+  const file = join(dir, 'tf.safetensors');
+  r.ranker.save(file);
+  const back = Ranker.load(file);
+  assert.equal(back.predict(testSet, { device: 'cpu' }), scores);
+  assert.is(back.model.kind, 'transformer');
+  assert.match(caught(() => r.ranker.predict(testSet.features)).message, /pass a Dataset/);
+});
 
 test('same seed, same thread count: bit-identical weights; another seed differs', async () => {
   const opts = { model: { hidden: [8], dropout: 0.1 }, epochs: 3, seed: 11, device: 'cpu' as const, clipNorm: 1, schedule: { kind: 'cosine' as const, warmupSteps: 3 } };
@@ -120,7 +138,9 @@ test('bad training options name the option', async () => {
   assert.match(await bad({ loss: 'hinge' }), /loss 'hinge' is not one of/);
   assert.match(await bad({ epochs: 0 }), /epochs must be an integer >= 1/);
   assert.match(await bad({ model: { hidden: [0] } }), /model.hidden/);
-  assert.match(await bad({ model: { depth: 3 } }), /model.depth is not a model option/);
+  assert.match(await bad({ model: { depth: 3 } }), /model.depth is not an option of an 'mlp' model/);
+  assert.match(await bad({ model: { kind: 'transformer', dModel: 10, heads: 3 } }), /model.dModel \(10\) must be a multiple of model.heads \(3\)/);
+  assert.match(await bad({ model: { kind: 'gbdt' } }), /model.kind 'gbdt' is not one of mlp, transformer/);
   assert.match(await bad({ optimizer: 'lion' }), /optimizer 'lion'/);
   assert.match(await bad({ lr: -1 }), /lr must be a finite number >= 0/);
 });
