@@ -15,8 +15,13 @@ from sklearn.datasets import load_svmlight_file
 
 
 def load(path, n_features=None):
+    """Rows sorted by qid (stable), as XGBoost requires, plus the order to undo it.
+
+    LETOR folds concatenate S-parts, so qids are contiguous per query but not
+    sorted across the file."""
     x, y, qid = load_svmlight_file(path, query_id=True, n_features=n_features)
-    return x, y, qid
+    order = np.argsort(qid, kind="stable")
+    return x[order], y[order], qid[order], order
 
 
 def main():
@@ -28,10 +33,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=500)
     a = ap.parse_args()
-    xt, yt, qt = load(a.train)
+    xt, yt, qt, _ = load(a.train)
     nf = xt.shape[1]
-    xv, yv, qv = load(a.vali, nf)
-    xs, ys, qs = load(a.test, nf)
+    xv, yv, qv, _ = load(a.vali, nf)
+    xs, ys, qs, test_order = load(a.test, nf)
     dt = xgb.DMatrix(xt, label=yt, qid=qt)
     dv = xgb.DMatrix(xv, label=yv, qid=qv)
     ds = xgb.DMatrix(xs, label=ys, qid=qs)
@@ -49,7 +54,9 @@ def main():
     t0 = time.time()
     booster = xgb.train(params, dt, num_boost_round=a.rounds, evals=[(dv, "vali")], early_stopping_rounds=50, verbose_eval=False)
     train_s = time.time() - t0
-    scores = booster.predict(ds, iteration_range=(0, booster.best_iteration + 1))
+    sorted_scores = booster.predict(ds, iteration_range=(0, booster.best_iteration + 1))
+    scores = np.empty_like(sorted_scores)
+    scores[test_order] = sorted_scores  # back to the test file's row order
     np.savetxt(a.out, scores, fmt="%.9g")
     print(json.dumps({"peer": "xgboost rank:ndcg", "version": xgb.__version__, "best_iteration": int(booster.best_iteration), "train_s": train_s}))
 
