@@ -62,13 +62,16 @@ for (const name of values.datasets.split(',')) {
     console.log(JSON.stringify({ dataset: name, skipped: `no data at ${spec?.dir}` }));
     continue;
   }
-  for (const fold of folds) {
+  const foldData = folds.map((fold) => {
     const dir = join(spec.dir, `Fold${fold}`);
-    const [trainDs, vali, test] = ['train', 'vali', 'test'].map((p) => ordo.readDatasetSync(join(dir, `${p}.txt`)));
-    for (const loss of losses) {
+    return { fold, dir, data: ['train', 'vali', 'test'].map((p) => ordo.readDatasetSync(join(dir, `${p}.txt`))) };
+  });
+  const runOrdo = async (label, model, loss) => {
+    for (const { fold, data } of foldData) {
+      const [trainDs, vali, test] = data;
       const t = performance.now();
       const r = await ordo.train(trainDs, {
-        model: { hidden: [256, 256], activation: 'relu', dropout: 0.1 },
+        model,
         loss,
         lr: 1e-3,
         weightDecay: 1e-4,
@@ -80,10 +83,19 @@ for (const name of values.datasets.split(',')) {
         earlyStopping: { metric: 'ndcg@10', patience: 10, convention: 'standard' },
         seed: 42,
       });
-      const row = { dataset: name, fold, model: `mlp/${loss}`, valid_ndcg10: r.bestValid, bestEpoch: r.bestEpoch, train_s: (performance.now() - t) / 1000, test: evalAll(test, r.ranker.predict(test), spec.letor) };
+      const row = { dataset: name, fold, model: label, valid_ndcg10: r.bestValid, bestEpoch: r.bestEpoch, train_s: (performance.now() - t) / 1000, test: evalAll(test, r.ranker.predict(test), spec.letor) };
       results.push(row);
       console.log(JSON.stringify({ ...row, machine }));
     }
+  };
+  for (const loss of losses) await runOrdo(`mlp/${loss}`, { hidden: [256, 256], activation: 'relu', dropout: 0.1 }, loss);
+  // the context-aware scorer with the loss that did best on vali (mean over folds)
+  const bestLoss = losses
+    .map((loss) => [loss, mean(results.filter((r) => r.dataset === name && r.model === `mlp/${loss}`).map((r) => r.valid_ndcg10))])
+    .sort((a, b) => b[1] - a[1])[0][0];
+  await runOrdo(`transformer/${bestLoss}`, { kind: 'transformer', dModel: 32, heads: 2, layers: 2, dropout: 0.1 }, bestLoss);
+  for (const { fold, dir, data } of foldData) {
+    const test = data[2];
     if (peerOk) {
       const out = join(mkdtempSync(join(tmpdir(), 'ordo-xgb-')), 'scores.txt');
       const runPeer = () =>
@@ -113,7 +125,7 @@ for (const name of values.datasets.split(',')) {
   const rows = results.filter((r) => r.dataset === name);
   const models = [...new Set(rows.map((r) => r.model))];
   const bestOrdo = models
-    .filter((m) => m.startsWith('mlp/'))
+    .filter((m) => m.startsWith('mlp/') || m.startsWith('transformer/'))
     .map((m) => [m, mean(rows.filter((r) => r.model === m).map((r) => r.valid_ndcg10))])
     .sort((a, b) => b[1] - a[1])[0]?.[0];
   for (const m of models) {
