@@ -5,6 +5,10 @@
 #include <mutex>
 
 #include "core/error.h"
+#ifdef ORDO_WITH_CUDA
+#include "core/device.h"
+#endif
+#include <new>
 
 namespace ordo {
 
@@ -34,6 +38,31 @@ Backend select_backend() {
     throw BackendError("ORDO_BACKEND=cuda, but CUDA is not usable here: " + why);
   }
   throw BackendError("ORDO_BACKEND='" + want + "' is not a backend; use cpu, cuda or auto");
+}
+
+void* backend_alloc(Backend b, size_t bytes, const char* who) {
+  if (bytes == 0) return nullptr;
+  if (b == Backend::Cpu) {
+    void* p = std::malloc(bytes);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+#ifdef ORDO_WITH_CUDA
+  return cuda::device_alloc(bytes);
+#else
+  throw BackendError(std::string(who) + ": this build has no CUDA backend");
+#endif
+}
+
+void backend_free(Backend b, void* p) noexcept {
+  if (!p) return;
+  if (b == Backend::Cpu) {
+    std::free(p);
+    return;
+  }
+#ifdef ORDO_WITH_CUDA
+  cuda::device_free(p);
+#endif
 }
 
 }  // namespace ordo

@@ -4,6 +4,7 @@
 // cuda_status() is first called: loading the addon never probes the GPU.
 // The probe runs once (std::call_once) and its result is cached.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ const CudaStatus& cuda_status();
 // usable, else CPU. An unknown value throws BackendError.
 Backend select_backend();
 const char* backend_name(Backend b);
+
+// Memory on a backend (host malloc, or cudaMalloc when ORDO_WITH_CUDA). `who`
+// names the caller in the error thrown when the build has no CUDA backend.
+void* backend_alloc(Backend b, size_t bytes, const char* who);
+void backend_free(Backend b, void* p) noexcept;
 
 // Implemented in cuda/device_probe.cu, or cpu/device_probe_stub.cc when the
 // build has no CUDA. Not cached; call cuda_status() instead.

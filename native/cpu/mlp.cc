@@ -44,30 +44,6 @@ const DenseOps& ops_for(Backend b) {
 #endif
 }
 
-void* backend_alloc(Backend b, size_t bytes) {
-  if (bytes == 0) return nullptr;
-  if (b == Backend::Cpu) {
-    void* p = std::malloc(bytes);
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-#ifdef ORDO_WITH_CUDA
-  return cuda::device_alloc(bytes);
-#else
-  throw BackendError("mlp: this build has no CUDA backend");
-#endif
-}
-
-void backend_free(Backend b, void* p) noexcept {
-  if (!p) return;
-  if (b == Backend::Cpu) {
-    std::free(p);
-    return;
-  }
-#ifdef ORDO_WITH_CUDA
-  cuda::device_free(p);
-#endif
-}
 
 }  // namespace
 
@@ -137,9 +113,9 @@ MlpCache::MlpCache(Backend backend, const MlpConfig& cfg, int64_t max_batch)
     if (cfg.dropout > 0.0f) floats_ += static_cast<size_t>(B * h), mask_bytes_ += static_cast<size_t>(B * h);
   }
   floats_ += static_cast<size_t>(2 * B * maxw);
-  arena_ = static_cast<float*>(backend_alloc(backend, floats_ * sizeof(float)));
+  arena_ = static_cast<float*>(backend_alloc(backend, floats_ * sizeof(float), "mlp"));
   try {
-    mask_arena_ = static_cast<uint8_t*>(backend_alloc(backend, mask_bytes_));
+    mask_arena_ = static_cast<uint8_t*>(backend_alloc(backend, mask_bytes_, "mlp"));
   } catch (...) {
     backend_free(backend, arena_);
     throw;

@@ -178,30 +178,6 @@ const Ops& ops_for(Backend b) {
 #endif
 }
 
-void* backend_alloc(Backend b, size_t bytes) {
-  if (bytes == 0) return nullptr;
-  if (b == Backend::Cpu) {
-    void* p = std::malloc(bytes);
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-#ifdef ORDO_WITH_CUDA
-  return cuda::device_alloc(bytes);
-#else
-  throw BackendError("transformer: this build has no CUDA backend");
-#endif
-}
-
-void backend_free(Backend b, void* p) noexcept {
-  if (!p) return;
-  if (b == Backend::Cpu) {
-    std::free(p);
-    return;
-  }
-#ifdef ORDO_WITH_CUDA
-  cuda::device_free(p);
-#endif
-}
 
 void backend_zero(Backend b, void* p, size_t bytes) {
   if (bytes == 0) return;
@@ -304,9 +280,9 @@ TransformerCache::TransformerCache(Backend backend, const TransformerConfig& cfg
   const size_t per_layer = N * D * 8 + 4 * N + 2 * N * F + H * N * L + (dp ? N * F : 0);
   floats_ = 2 * N * D + (dp ? N * D : 0) + layers_n * per_layer + 2 * N * D + 2 * N + 7 * N * D + N * F + H * N * L;
   mask_bytes_ = dp ? N * D + layers_n * (2 * N * D + N * F) : 0;
-  arena_ = static_cast<float*>(backend_alloc(backend, floats_ * sizeof(float)));
+  arena_ = static_cast<float*>(backend_alloc(backend, floats_ * sizeof(float), "transformer"));
   try {
-    mask_arena_ = static_cast<uint8_t*>(backend_alloc(backend, mask_bytes_));
+    mask_arena_ = static_cast<uint8_t*>(backend_alloc(backend, mask_bytes_, "transformer"));
   } catch (...) {
     backend_free(backend, arena_);
     throw;

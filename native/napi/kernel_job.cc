@@ -4,6 +4,11 @@
 #include <exception>
 
 #include "core/error.h"
+#include "core/metrics.h"
+#ifdef ORDO_WITH_CUDA
+#include "core/device.h"
+#endif
+#include <cstring>
 #include "napi/convert.h"
 
 namespace ordo_napi {
@@ -73,6 +78,23 @@ Napi::Value run_kernel_job(const Napi::CallbackInfo& info, KernelJob&& job, bool
   Napi::Promise p = worker->promise();
   worker->Queue();
   return p;
+}
+
+std::vector<uint32_t> checked_offsets(Tensor* offsets, int64_t num_docs, const char* name) {
+  if (offsets->shape().size() != 1 || offsets->numel() < 1) {
+    throw ordo::ArgumentError(std::string(name) + " must be a 1-D tensor of numLists + 1 offsets");
+  }
+  std::vector<uint32_t> host(static_cast<size_t>(offsets->numel()));
+#ifdef ORDO_WITH_CUDA
+  if (offsets->device() == ordo::Backend::Cuda) {
+    ordo::cuda::copy_to_host(host.data(), offsets->data(name), host.size() * 4);
+  } else
+#endif
+  {
+    std::memcpy(host.data(), offsets->data(name), host.size() * 4);
+  }
+  ordo::check_query_offsets(host.data(), host.size(), static_cast<uint64_t>(num_docs), name);
+  return host;
 }
 
 Napi::Value KernelStats(const Napi::CallbackInfo& info) {

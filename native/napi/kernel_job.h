@@ -21,6 +21,10 @@ struct KernelJob {
 // Sync: runs the job and returns undefined. Async: queues it and returns a Promise.
 Napi::Value run_kernel_job(const Napi::CallbackInfo& info, KernelJob&& job, bool async);
 
+// Host copy of a u32 offsets tensor (copied back from the GPU when needed),
+// validated as CSR offsets over num_docs before any kernel indexes with it.
+std::vector<uint32_t> checked_offsets(Tensor* offsets, int64_t num_docs, const char* name);
+
 // Counts kernel launches per device (for backend reporting and tests).
 void count_kernel_launch(ordo::Backend device);
 Napi::Value KernelStats(const Napi::CallbackInfo& info);

@@ -127,22 +127,6 @@ ordo::Activation parse_activation(const Napi::Value& v) {
   throw ArgumentError("activation '" + s + "' is not one of identity, relu, silu, gelu, tanh");
 }
 
-// Host copy of a u32 offsets tensor, validated as CSR offsets over num_docs.
-std::vector<uint32_t> checked_offsets(Tensor* offsets, int64_t num_docs, const char* name) {
-  if (offsets->shape().size() != 1 || offsets->numel() < 1) throw ArgumentError(std::string(name) + " must be a 1-D tensor of numLists + 1 offsets");
-  std::vector<uint32_t> host(static_cast<size_t>(offsets->numel()));
-#ifdef ORDO_WITH_CUDA
-  if (offsets->device() == Backend::Cuda) {
-    ordo::cuda::copy_to_host(host.data(), offsets->data(name), host.size() * 4);
-  } else
-#endif
-  {
-    std::memcpy(host.data(), offsets->data(name), host.size() * 4);
-  }
-  ordo::check_query_offsets(host.data(), host.size(), static_cast<uint64_t>(num_docs), name);
-  return host;
-}
-
 // Runs fn with a device (or host) copy of `values` valid during the call.
 template <typename T, typename F>
 void with_device_array(Backend device, const std::vector<T>& values, F&& fn) {

@@ -95,23 +95,6 @@ Napi::Value DisposeTransformerCache(const Napi::CallbackInfo& info) {
   });
 }
 
-// Host copy of a u32 offsets tensor, validated as CSR offsets over num_docs
-// (the same checks as kernels_binding.cc's checked_offsets).
-std::vector<uint32_t> checked_offsets(Tensor* offsets, int64_t num_docs, const char* name) {
-  if (offsets->shape().size() != 1 || offsets->numel() < 1) throw ArgumentError(std::string(name) + " must be a 1-D tensor of numLists + 1 offsets");
-  std::vector<uint32_t> host(static_cast<size_t>(offsets->numel()));
-#ifdef ORDO_WITH_CUDA
-  if (offsets->device() == Backend::Cuda) {
-    ordo::cuda::copy_to_host(host.data(), offsets->data(name), host.size() * 4);
-  } else
-#endif
-  {
-    std::memcpy(host.data(), offsets->data(name), host.size() * 4);
-  }
-  ordo::check_query_offsets(host.data(), host.size(), static_cast<uint64_t>(num_docs), name);
-  return host;
-}
-
 // Collects the tensor arguments of one call, checking dtype, device and (async) views.
 class Args {
  public:
