@@ -441,6 +441,52 @@ deviceTest('MLP training-mode dropout is seeded and reproducible', (d) => {
   assert.match(caught(() => K.mlpForward(cfg, P, X, Yeval, cache)).message, /cache was disposed/);
 });
 
+
+// ---- context-aware scorer (Transformer encoder over each list) ------------------------
+deviceTest('transformer: lists do not interact, permutation-equivariant, gradient = finite differences', (d) => {
+  const cfg: K.TransformerConfig = { in: 3, dModel: 4, heads: 2, layers: 1, dFF: 8, dropout: 0 };
+  const count = K.transformerParamCount(cfg);
+  const p0 = K.transformerInitParams(cfg, 9);
+  const P = f32(p0, undefined, d);
+  const sizes = [1, 3, 4];
+  const offsets = [0, 1, 4, 8];
+  const x = randArray(8 * 3, 81);
+  const run = (xs: Float32Array, params = P) => {
+    const cache = K.transformerCache(cfg, 8, 4, d);
+    const out = zeros([8], d);
+    K.transformerForward(cfg, params, f32(xs, [8, 3], d), K.raggedOffsets(offsets, d), out, cache);
+    return { out: out.toArray(), cache };
+  };
+  const base = run(x).out;
+  // changing list 2 (docs 4..7) leaves lists 0 and 1 unchanged
+  const x2 = x.slice();
+  for (let i = 4 * 3; i < 8 * 3; i++) x2[i] = x2[i]! + 1;
+  const other = run(x2).out;
+  assert.equal(Array.from(other.slice(0, 4)), Array.from(base.slice(0, 4)));
+  // swapping docs 1 and 2 (same list) swaps their scores
+  const x3 = x.slice();
+  for (let c = 0; c < 3; c++) [x3[3 + c], x3[6 + c]] = [x3[6 + c]!, x3[3 + c]!];
+  const swapped = run(x3).out;
+  close([swapped[1]!, swapped[2]!], [base[2]!, base[1]!], 1e-5, 1e-6, 'permutation');
+  // d(Σ w·scores)/d params vs central differences
+  const w = randArray(8, 82);
+  const { cache } = run(x);
+  const grads = zeros([count], d);
+  K.transformerBackward(cfg, P, cache, f32(w, undefined, d), grads);
+  const g = grads.toArray();
+  const loss = (pv: Float32Array) => run(x, f32(pv, undefined, d)).out.reduce((acc, v, i) => acc + v * w[i]!, 0);
+  const h = 3e-4; // LayerNorm over 4 channels is strongly curved: larger steps bias the difference
+  for (const i of [0, 5, 17, 64, Math.floor(count / 2), 127, count - 3, count - 1]) {
+    const up = Float32Array.from(p0);
+    const dn = Float32Array.from(p0);
+    up[i]! += h;
+    dn[i]! -= h;
+    const fd = (loss(up) - loss(dn)) / (2 * h);
+    assert.ok(Math.abs(fd - g[i]!) <= 2e-2 + 5e-2 * Math.abs(fd), `param ${i}: ${g[i]} vs finite difference ${fd}`);
+  }
+  assert.is(sizes.length, 3);
+});
+
 // ---- misuse --------------------------------------------------------------------------
 test('tensors: shape, dtype, device, toArray/copyFrom round trip, zero-copy view, dispose', () => {
   const data = Float32Array.from([1, 2, 3, 4, 5, 6]);
