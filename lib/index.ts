@@ -40,6 +40,8 @@ export { featureAsScores, bestSingleFeature, demoDataPaths } from './baselines.j
 export { Tensor, isTensor, type DType, type Device, type TensorData, type TypedArrayOf } from './tensor.js';
 export { Preprocessor, PREPROCESS_STEPS, type PreprocessStep, type PreprocessorState, type FittedStep } from './preprocess.js';
 export { Ranker, DEFAULT_MODEL, DEFAULT_TRANSFORMER, resolveModelConfig, type MlpModelConfig, type TransformerModelConfig, type ModelConfig, type PredictOptions } from './ranker.js';
+export type { Scorer, ForwardOptions, TensorSpec } from './scorer.js';
+export type { TensorConstructor, TensorFromOptions, DTypeOf } from './tensor.js';
 export {
   train,
   learningRate,
