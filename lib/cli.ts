@@ -9,6 +9,7 @@ import { DEFAULT_CONVENTION, PRESETS, describeConvention, resolveConvention, typ
 import { DEFAULT_METRICS, evaluate, type EvaluationResult } from './evaluate.js';
 import { bestSingleFeature, demoDataPaths, featureAsScores } from './baselines.js';
 import { packageRoot } from './native.js';
+import { mulberry32 } from './random.js';
 import { runTrainCli } from './cli-train.js';
 
 const USAGE = `ordo — learning-to-rank for Node.js
@@ -139,18 +140,6 @@ function cmdEval(args: string[]): void {
       console.log([ds.queryIds[q], ...names.map((n) => fmt(r.metrics[n]!.perQuery[q]!))].join('\t'));
     }
   }
-}
-
-// Seeded PRNG (mulberry32), so the random baseline is the same on every run.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // Writes the demo training data as train/vali files: the LightGBM example ships

@@ -11,6 +11,7 @@ import { Preprocessor, type PreprocessStep } from './preprocess.js';
 import { Ranker } from './ranker.js';
 import { resolveModelConfig, scorerOf, type MlpModelConfig, type TransformerModelConfig } from './scorer.js';
 import type { Device } from './tensor.js';
+import { mulberry32 } from './random.js';
 
 export type OptimizerName = 'adamw' | 'adam' | 'sgd';
 
@@ -107,16 +108,6 @@ export interface TrainResult {
 
 const LOSSES: K.LossName[] = ['mse', 'sigmoidCrossEntropy', 'softmaxCrossEntropy', 'rankNet', 'lambdaRank', 'listNet', 'listMLE', 'approxNDCG', 'neuralNDCG', 'neuralNDCGTransposed', 'lambdaLoss'];
 const NDCG_LOSSES = new Set<K.LossName>(['approxNDCG', 'neuralNDCG', 'neuralNDCGTransposed', 'lambdaRank', 'lambdaLoss']);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function positiveInt(v: number | undefined, fallback: number, name: string, min = 1): number {
   const x = v ?? fallback;

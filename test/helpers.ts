@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+export { mulberry32 as rng } from '../lib/random.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = process.env.ORDO_SHARED_DIR ?? join(repoRoot, '..', 'shared');

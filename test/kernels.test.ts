@@ -7,21 +7,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as K from '../lib/kernels.js';
 import { Tensor, backend } from '../lib/kernels.js';
-import { caught } from './helpers.js';
+import { caught, rng } from './helpers.js';
 
 const info = backend();
 const DEVICES: Array<'cpu' | 'cuda'> = ['cpu', 'cuda'];
 const usable = (d: 'cpu' | 'cuda') => d === 'cpu' || info.cuda.usable;
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randn = (r: () => number) => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
 const randArray = (n: number, seed: number, scale = 1) => {
   const r = rng(seed);

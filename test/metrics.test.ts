@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { evaluate, parseMetrics, readDatasetSync, resolveConvention, PRESETS, type Convention, type MetricSpec } from '../lib/index.js';
 import { rankingMetrics } from '../lib/kernels.js';
-import { caught, haveShared, sharedData } from './helpers.js';
+import { caught, haveShared, sharedData, rng } from './helpers.js';
 
 const near = (a: number, b: number, tol = 1e-9, msg = '') => assert.ok(Math.abs(a - b) <= tol, `${msg} ${a} vs ${b}`);
 const L3 = 1 / Math.log2(3);
@@ -139,16 +139,6 @@ function refMetric(labels: number[], scores: number[], spec: MetricSpec, c: Conv
         return e;
       });
   }
-}
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 for (const preset of Object.keys(PRESETS) as Array<keyof typeof PRESETS>) {

@@ -5,7 +5,7 @@ import fs, { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportOnnx, parseDataset, train, type Dataset, type MlpModelConfig, type PreprocessStep } from '../lib/index.js';
-import { caught } from './helpers.js';
+import { caught, rng } from './helpers.js';
 
 type Ort = typeof import('onnxruntime-node');
 let ort: Ort | undefined;
@@ -19,16 +19,6 @@ try {
 const withOrt = (name: string, fn: () => Promise<void>) =>
   ort ? test(name, fn) : test.skip(`${name} (skipped: onnxruntime-node cannot be loaded here: ${ortError})`, fn);
 if (!ort) console.warn(`onnx.test.ts: onnxruntime-node cannot be loaded (${ortError}); the ONNX runtime checks are skipped`);
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Features on different scales, some negative and some large (so log1p and standardize matter).
 function synthetic(queries: number, docs: number, seed: number): Dataset {

@@ -6,17 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ranker, loadRanker, parseDataset, saveRanker, train, type Dataset } from '../lib/index.js';
 import * as K from '../lib/kernels.js';
-import { caught, repoRoot } from './helpers.js';
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { caught, repoRoot, rng } from './helpers.js';
 
 function synthetic(queries: number, docs: number, seed: number): Dataset {
   const r = rng(seed);

@@ -4,17 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Preprocessor, Ranker, evaluate, learningRate, parseDataset, train, type Dataset } from '../lib/index.js';
-import { caught } from './helpers.js';
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { caught, rng } from './helpers.js';
 
 // Queries whose true relevance is a known function of the features:
 // f(x) = 2·x0 − x1 + x2·x3, labels 0..4 by rank of f within the query.

@@ -171,6 +171,25 @@ void Tensor::free_storage() {
   parent_tensor_ = nullptr;
 }
 
+Tensor* Tensor::make(Napi::Env env, Napi::Object& obj, DType dtype, const std::vector<int64_t>& shape, int64_t numel,
+                     ordo::Backend device) {
+  obj = create(env);
+  Tensor* t = Napi::ObjectWrap<Tensor>::Unwrap(obj);
+  t->dtype_ = dtype;
+  t->shape_ = shape;
+  t->numel_ = numel;
+  t->device_ = device;
+  return t;
+}
+
+void Tensor::own_host(Napi::Env env, bool zeroed) {
+  size_t bytes = byte_length();
+  owned_ = zeroed ? std::calloc(bytes ? bytes : 1, 1) : std::malloc(bytes ? bytes : 1);
+  if (!owned_) throw std::bad_alloc();
+  accounted_ = static_cast<int64_t>(bytes);
+  Napi::MemoryManagement::AdjustExternalMemory(env, accounted_);
+}
+
 void* Tensor::data(const char* what) const {
   if (disposed_) throw ordo::ArgumentError(std::string(what) + " was disposed");
   if (parent_tensor_) {
@@ -214,12 +233,8 @@ Napi::Value Tensor::view(const Napi::CallbackInfo& info) {
       throw ordo::ArgumentError("view of " + std::to_string(numel) + " elements at offset " + std::to_string(offset) + " exceeds the tensor's " +
                                 std::to_string(numel_) + " elements");
     }
-    Napi::Object obj = create(info.Env());
-    Tensor* t = Napi::ObjectWrap<Tensor>::Unwrap(obj);
-    t->dtype_ = dtype_;
-    t->device_ = device_;
-    t->shape_ = shape;
-    t->numel_ = numel;
+    Napi::Object obj;
+    Tensor* t = make(info.Env(), obj, dtype_, shape, numel, device_);
     Tensor* root = parent_tensor_ ? parent_tensor_ : this;
     t->parent_tensor_ = root;
     t->parent_offset_ = (parent_tensor_ ? parent_offset_ : 0) + offset;
@@ -286,12 +301,8 @@ Napi::Value Tensor::to_device(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     const void* src = data("tensor");
     ordo::Backend target = parse_device(info[0]);
-    Napi::Object obj = create(info.Env());
-    Tensor* t = Napi::ObjectWrap<Tensor>::Unwrap(obj);
-    t->dtype_ = dtype_;
-    t->shape_ = shape_;
-    t->numel_ = numel_;
-    t->device_ = target;
+    Napi::Object obj;
+    Tensor* t = make(info.Env(), obj, dtype_, shape_, numel_, target);
     size_t bytes = byte_length();
 #ifdef ORDO_WITH_CUDA
     if (target == ordo::Backend::Cuda) {
@@ -301,19 +312,13 @@ Napi::Value Tensor::to_device(const Napi::CallbackInfo& info) {
       return obj;
     }
     if (device_ == ordo::Backend::Cuda) {
-      t->owned_ = std::malloc(bytes ? bytes : 1);
-      if (!t->owned_) throw std::bad_alloc();
+      t->own_host(info.Env(), false);
       ordo::cuda::copy_to_host(t->owned_, src, bytes);
-      t->accounted_ = static_cast<int64_t>(bytes);
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), t->accounted_);
       return obj;
     }
 #endif
-    t->owned_ = std::malloc(bytes ? bytes : 1);
-    if (!t->owned_) throw std::bad_alloc();
+    t->own_host(info.Env(), false);
     std::memcpy(t->owned_, src, bytes);
-    t->accounted_ = static_cast<int64_t>(bytes);
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), t->accounted_);
     return obj;
   });
 }
@@ -338,12 +343,8 @@ Napi::Value TensorFrom(const Napi::CallbackInfo& info) {
     Napi::Object opts = get_optional_object(info, 2, "options");
     ordo::Backend device = parse_device(opts.Get("device"));
     bool copy = get_optional_bool(opts, "copy", device != ordo::Backend::Cpu, "options");
-    Napi::Object obj = Tensor::create(info.Env());
-    Tensor* t = Napi::ObjectWrap<Tensor>::Unwrap(obj);
-    t->dtype_ = dtype;
-    t->shape_ = shape;
-    t->numel_ = numel;
-    t->device_ = device;
+    Napi::Object obj;
+    Tensor* t = Tensor::make(info.Env(), obj, dtype, shape, numel, device);
     size_t bytes = t->byte_length();
 #ifdef ORDO_WITH_CUDA
     if (device == ordo::Backend::Cuda) {
@@ -357,11 +358,8 @@ Napi::Value TensorFrom(const Napi::CallbackInfo& info) {
       t->view_data_ = typed_array_data(a);
       return obj;
     }
-    t->owned_ = std::malloc(bytes ? bytes : 1);
-    if (!t->owned_) throw std::bad_alloc();
+    t->own_host(info.Env(), false);
     std::memcpy(t->owned_, typed_array_data(a), bytes);
-    t->accounted_ = static_cast<int64_t>(bytes);
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), t->accounted_);
     return obj;
   });
 }
@@ -374,24 +372,17 @@ Napi::Value TensorZeros(const Napi::CallbackInfo& info) {
     Napi::Object opts = get_optional_object(info, 1, "options");
     DType dtype = opts.Get("dtype").IsUndefined() ? DType::F32 : parse_dtype(opts.Get("dtype"), "options.dtype");
     ordo::Backend device = parse_device(opts.Get("device"));
-    Napi::Object obj = Tensor::create(info.Env());
-    Tensor* t = Napi::ObjectWrap<Tensor>::Unwrap(obj);
-    t->dtype_ = dtype;
-    t->shape_ = shape;
-    t->numel_ = numel;
-    t->device_ = device;
-    size_t bytes = t->byte_length();
+    Napi::Object obj;
+    Tensor* t = Tensor::make(info.Env(), obj, dtype, shape, numel, device);
 #ifdef ORDO_WITH_CUDA
     if (device == ordo::Backend::Cuda) {
+      size_t bytes = t->byte_length();
       t->owned_ = ordo::cuda::device_alloc(bytes);
       ordo::cuda::device_memset_zero(t->owned_, bytes);
       return obj;
     }
 #endif
-    t->owned_ = std::calloc(bytes ? bytes : 1, 1);
-    if (!t->owned_) throw std::bad_alloc();
-    t->accounted_ = static_cast<int64_t>(bytes);
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), t->accounted_);
+    t->own_host(info.Env(), true);
     return obj;
   });
 }

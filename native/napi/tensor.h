@@ -65,6 +65,11 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   Napi::Value view(const Napi::CallbackInfo& info);
 
   void free_storage();
+  // A new tensor object with these fields and no storage yet (obj receives the JS object).
+  static Tensor* make(Napi::Env env, Napi::Object& obj, DType dtype, const std::vector<int64_t>& shape, int64_t numel,
+                      ordo::Backend device);
+  // Allocates owned host memory for byte_length() bytes (zeroed when asked) and reports it to V8.
+  void own_host(Napi::Env env, bool zeroed);
 
   DType dtype_ = DType::F32;
   ordo::Backend device_ = ordo::Backend::Cpu;
