@@ -372,3 +372,6 @@ export const transformerBackward = (
 export const transformerBackwardAsync = (
   config: TransformerConfig, params: F32, cache: TransformerCache, dscores: F32, grads: F32, dx: F32 | null = null,
 ): Promise<void> => K().transformerBackwardAsync(config, params, cache, dscores, grads, dx) as Promise<void>;
+
+// DiffusionRank / TabDiff kernels (noise schedules, fused input, losses, pair sampler).
+export * from './diffusion-kernels.js';

@@ -10,4 +10,5 @@ void register_tensor(Napi::Env env, Napi::Object exports);
 void register_kernels(Napi::Env env, Napi::Object exports);
 void register_mlp(Napi::Env env, Napi::Object kernels);
 void register_transformer(Napi::Env env, Napi::Object kernels);
+void register_diffusion(Napi::Env env, Napi::Object kernels);
 }  // namespace ordo_napi

@@ -633,6 +633,7 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   k.Set("usesAvx2", Napi::Function::New(env, UsesAvx2, "usesAvx2"));
   register_mlp(env, k);
   register_transformer(env, k);
+  register_diffusion(env, k);
   exports.Set("kernels", k);
 }
 

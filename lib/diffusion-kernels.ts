@@ -1,0 +1,2 @@
+// DiffusionRank kernels (placeholder; being written)
+export {};

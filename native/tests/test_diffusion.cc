@@ -1,0 +1,3 @@
+#include "check.h"
+
+TEST_MAIN("native diffusion")
