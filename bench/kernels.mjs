@@ -86,49 +86,40 @@ for (const [m, n, k] of gemmShapes) {
   [a, b, c].forEach((x) => x.dispose());
 }
 
-// MLP train step composed from the kernels (Linear → ReLU ... → Linear, MSE-like dy, Adam on every parameter)
-function mlpStep(batch, sizes) {
-  const layers = [];
-  for (let i = 0; i + 1 < sizes.length; i++) {
-    const w = T(rand(sizes[i] * sizes[i + 1], 10 + i), [sizes[i], sizes[i + 1]]);
-    const bias = Z([sizes[i + 1]]);
-    layers.push({ w, b: bias, gw: Z([sizes[i], sizes[i + 1]]), gb: Z([sizes[i + 1]]), mw: Z([sizes[i], sizes[i + 1]]), vw: Z([sizes[i], sizes[i + 1]]), mb: Z([sizes[i + 1]]), vb: Z([sizes[i + 1]]), pre: Z([batch, sizes[i + 1]]), act: Z([batch, sizes[i + 1]]), dpre: Z([batch, sizes[i + 1]]), dx: Z([batch, sizes[i]]) });
-  }
-  const x = T(rand(batch * sizes[0], 3), [batch, sizes[0]]);
+// MLP train step through the MLP API (the fused native forward/backward), dy = y (loss ½‖y‖²),
+// then one Adam/AdamW update over the flat parameter buffer. Shape names match bench_dense and
+// bench/peers/torch_mlp.py, so the table pairs them with the PyTorch peer.
+function mlpStep(batch, cfg, weightDecay) {
+  const P = T(K.mlpInitParams(cfg, 7), [K.mlpParamCount(cfg)]);
+  const n = K.mlpParamCount(cfg);
+  const G = Z([n]), M = Z([n]), V = Z([n]);
+  const x = T(rand(batch * cfg.in, 3), [batch, cfg.in]);
+  const y = Z([batch, cfg.out ?? 1]), dy = Z([batch, cfg.out ?? 1]);
+  const cache = K.mlpCache(cfg, batch, device);
   let step = 0;
   return () => {
-    let input = x;
-    layers.forEach((L, i) => {
-      K.sgemm(input, L.w, L.pre);
-      K.addBias(L.pre, L.b);
-      if (i + 1 < layers.length) K.activation(L.pre, L.act, 'relu');
-      input = i + 1 < layers.length ? L.act : L.pre;
-    });
-    let dy = layers[layers.length - 1].pre; // d(½‖y‖²)/dy = y
-    for (let i = layers.length - 1; i >= 0; i--) {
-      const L = layers[i];
-      if (i + 1 < layers.length) {
-        K.activationBackward(L.pre, dy, L.dpre, 'relu');
-        dy = L.dpre;
-      }
-      const inp = i === 0 ? x : layers[i - 1].act;
-      K.sgemm(inp, dy, L.gw, { transA: true });
-      K.biasBackward(dy, L.gb);
-      if (i > 0) K.sgemm(dy, L.w, L.dx, { transB: true });
-      dy = L.dx;
-    }
-    step++;
-    for (const L of layers) {
-      K.adamUpdate(L.w, L.gw, L.mw, L.vw, { lr: 1e-4, step });
-      K.adamUpdate(L.b, L.gb, L.mb, L.vb, { lr: 1e-4, step });
-    }
+    K.mlpForward(cfg, P, x, y, cache, { training: true, seed: 11 });
+    K.activation(y, dy, 'identity');
+    K.mlpBackward(cfg, P, cache, dy, G);
+    K.adamUpdate(P, G, M, V, { lr: 1e-4, step: ++step, weightDecay, decoupled: true });
   };
 }
-const mlpShapes = quick ? [[256, [46, 32, 1]]] : [[4096, [136, 512, 512, 1]], [4096, [46, 256, 256, 256, 256, 1]]];
-for (const [batch, sizes] of mlpShapes) {
-  const t = time(mlpStep(batch, sizes), quick ? 2 : 5);
+const mlpShape = (batch, cfg) =>
+  `batch${batch}:${[cfg.in, ...cfg.hidden, cfg.out].join('-')}` +
+  (cfg.activation === 'silu' ? '+silu' : '') + (cfg.layerNorm ? '+ln' : '') + (cfg.dropout ? `+drop${cfg.dropout}` : '');
+const mlpCases = quick
+  ? [[256, { in: 46, hidden: [32], out: 1, activation: 'relu' }, 0]]
+  : [
+      [4096, { in: 136, hidden: [512, 512], out: 1, activation: 'relu' }, 0],
+      [4096, { in: 46, hidden: [256, 256, 256, 256], out: 1, activation: 'relu' }, 0],
+      // the DiffusionRank denoiser (issue #6) on MQ2008, AdamW
+      [4096, { in: 50, hidden: [256, 256, 256, 256], out: 48, activation: 'silu', layerNorm: true, dropout: 0.1 }, 0.01],
+    ];
+for (const [batch, cfg, wd] of mlpCases) {
+  const t = time(mlpStep(batch, cfg, wd), quick ? 2 : 7);
+  const sizes = [cfg.in, ...cfg.hidden, cfg.out];
   const flops = sizes.slice(0, -1).reduce((acc, s, i) => acc + 6 * batch * s * sizes[i + 1], 0);
-  emit({ case: 'mlp_train_step', api: 'node', shape: `${batch}x${sizes.join('-')}`, backend: device, threads, ...t, gflops: +(flops / (t.median_ms * 1e6)).toFixed(1) });
+  emit({ case: wd ? 'mlp_train_step_adamw' : 'mlp_train_step_adam', api: 'node', shape: mlpShape(batch, cfg), backend: device, threads, ...t, gflops: +(flops / (t.median_ms * 1e6)).toFixed(1) });
 }
 
 // NeuralSort apply (fwd) and fwd+bwd; NeuralNDCG loss+grad

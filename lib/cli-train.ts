@@ -10,7 +10,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { readDatasetSync, type Dataset } from './data.js';
 import { describeConvention, resolveConvention, type Convention, type PresetName } from './conventions.js';
 import { evaluate, parseMetrics } from './evaluate.js';
-import { Ranker, resolveModelConfig, type MlpModelConfig, type ModelConfig, type TransformerModelConfig } from './ranker.js';
+import { Ranker, resolveModelConfig, type MlpModelConfig, type ModelConfig } from './ranker.js';
 import type { PreprocessorState, PreprocessStep } from './preprocess.js';
 import { train, type EpochRecord, type ScheduleOptions, type TrainOptions, type TrainProgress } from './trainer.js';
 import type { LossName, LossOptions } from './kernels.js';
@@ -62,10 +62,23 @@ See 'ordo train --help' for the config keys.`,
 Scores every document of FILE with a saved model (model.safetensors of a run
 folder) and writes one score per line in the file's row order (stdout without
 --out): the format 'ordo eval --scores' reads.`,
-  export: `ordo export --model MODEL --onnx OUT.onnx [--json]
+  export: `ordo export --model MODEL --onnx OUT.onnx [--no-preprocessing] [--json]
 
-Exports a saved MLP ranker to ONNX (input: float32 [N, numFeatures] raw
-features, preprocessing included; output: one score per row).`,
+Exports a saved MLP or DiffusionRank ranker to ONNX (input: float32
+[N, numFeatures] raw features, preprocessing included; output: one score per
+row). A DiffusionRank model is exported as its one-step scoring network (the
+masked-label input folded into the first layer). quantileNormal preprocessing
+cannot be expressed in the graph: --no-preprocessing exports a graph whose input
+is the preprocessed features (apply ranker.preprocessor.apply() first).`,
+  generate: `ordo generate --model MODEL --rows N [--steps 50] [--seed 42] [--label K] [--churn 1] [--no-heun] [--qid ID] [--out FILE] [--device cpu|cuda|auto] [--json]
+
+Samples N synthetic (features, label) rows from a trained generative
+DiffusionRank model with TabDiff's multi-step sampler (stochastic churn,
+Euler + Heun steps, MDLM unmasking of the label) and writes them in SVMlight
+format ("label qid:ID 1:v 2:v ...", raw feature space: the model's
+preprocessing is inverted). Pointwise models sample the label too (0/1);
+--label K generates features for class K (required for pairwise models,
+whose label head is a score).`,
 };
 
 // ---------------------------------------------------------------- arguments
@@ -81,7 +94,10 @@ interface TrainArgs {
   folds?: string;
 }
 
-const ALIASES: Record<string, string> = { train: 'data.train', valid: 'data.valid', vali: 'data.valid', test: 'data.test' };
+const ALIASES: Record<string, string> = { train: 'data.train', valid: 'data.valid', vali: 'data.valid', test: 'data.test', model: 'model.kind' };
+
+// Keys that do not apply to a diffusionrank model (its settings are under diffusion.*): an explicit value is an error, not silently ignored.
+const NOT_FOR_DIFFUSION = ['loss', 'lossOptions', 'optimizer', 'lr', 'weightDecay', 'momentum', 'schedule', 'epochs', 'batchQueries', 'clipNorm', 'preprocess', 'model.hidden', 'model.activation', 'model.layerNorm', 'model.dropout'];
 
 function parseTrainArgs(args: string[], command: 'train' | 'cv'): TrainArgs {
   const out: TrainArgs = { help: false, json: false, quiet: false, overrides: [] };
@@ -154,15 +170,37 @@ function resolveRunConfig(a: TrainArgs): RunConfig {
   check('earlyStopping.metric', () => {
     if (parseMetrics(c.earlyStopping.metric).length !== 1) throw new RangeError('give exactly one metric, e.g. ndcg@10');
   });
-  check('model', () => resolveModelConfig(modelOf(c)));
+  if (c.model.kind === 'diffusionrank') {
+    const defaults = defaultConfig() as unknown as Record<string, unknown>;
+    const get = (o: Record<string, unknown>, key: string) => key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+    for (const key of NOT_FOR_DIFFUSION) {
+      if (JSON.stringify(get(c as unknown as Record<string, unknown>, key)) !== JSON.stringify(get(defaults, key))) {
+        const alt = key.startsWith('model.') ? `diffusion.${key.slice(6)}` : ['lr', 'epochs', 'weightDecay', 'preprocess'].includes(key) ? `diffusion.${key}` : null;
+        throw new ConfigError(`config key '${key}' does not apply to a diffusionrank model${alt && alt !== 'diffusion.activation' && alt !== 'diffusion.layerNorm' ? `; set ${alt}` : ' (it trains with its own objective, AdamW and SiLU + LayerNorm blocks)'}`);
+      }
+    }
+  }
+  check('model', () => resolveModelConfig(modelOf(c) as Parameters<typeof resolveModelConfig>[0]));
   return c;
 }
 
 // ---------------------------------------------------------------- training (main thread or worker)
 
 /** The model options of a run config, by kind (an MLP ignores the transformer keys and vice versa). */
-function modelOf(c: RunConfig): Partial<MlpModelConfig> | Partial<TransformerModelConfig> {
+function modelOf(c: RunConfig): TrainOptions['model'] {
   const m = c.model;
+  if (m.kind === 'diffusionrank') {
+    const d = c.diffusion;
+    return {
+      kind: 'diffusionrank',
+      objective: d.objective,
+      generative: d.generative,
+      hidden: d.hidden,
+      dropout: d.dropout,
+      relevanceThreshold: d.relevanceThreshold,
+      ...(d.numClasses !== null ? { numClasses: d.numClasses } : d.objective === 'pointwise' ? { numClasses: 2 } : {}),
+    };
+  }
   if (m.kind === 'transformer') {
     return {
       kind: 'transformer',
@@ -178,6 +216,21 @@ function modelOf(c: RunConfig): Partial<MlpModelConfig> | Partial<TransformerMod
 }
 
 export function trainOptionsOf(c: RunConfig): TrainOptions {
+  if (c.model.kind === 'diffusionrank') {
+    const d = c.diffusion;
+    return {
+      model: modelOf(c),
+      diffusion: { preset: d.preset, ...(d.batchSize !== null ? { batchSize: d.batchSize } : {}), featureWeight: { start: d.featureWeightStart, end: d.featureWeightEnd } },
+      ...(d.lr !== null ? { lr: d.lr } : {}),
+      ...(d.epochs !== null ? { epochs: d.epochs } : {}),
+      weightDecay: d.weightDecay,
+      preprocess: d.preprocess as PreprocessStep[],
+      validEvery: c.validEvery,
+      earlyStopping: { metric: c.earlyStopping.metric, patience: c.earlyStopping.patience, convention: (c.earlyStopping.convention ?? c.convention) as PresetName },
+      seed: c.seed,
+      device: c.device as TrainOptions['device'],
+    };
+  }
   return {
     model: modelOf(c),
     loss: c.loss as LossName,
@@ -391,7 +444,7 @@ interface PersistModule {
   loadRanker(path: string): Ranker | Promise<Ranker>;
 }
 interface OnnxModule {
-  exportOnnx(ranker: Ranker, path: string): unknown;
+  exportOnnx(ranker: Ranker, path: string, options?: { includePreprocessing?: boolean }): unknown;
 }
 
 /** Imports an optional sibling module (persist, onnx); undefined when it is not there. */
@@ -508,8 +561,10 @@ async function runOne(c: RunConfig, runDir: string, ui: Ui, stop: Int32Array, co
       convention,
       summary: [
         `train: ${c.data.train}${c.data.valid ? `; valid: ${c.data.valid}` : ''}${c.data.test ? `; test: ${c.data.test}` : ''}`,
-        `model: MLP ${c.model.hidden.join('×')} ${c.model.activation}${c.model.layerNorm ? ' + layer norm' : ''}, loss ${c.loss}, ${c.optimizer} lr ${c.lr}`,
-        `epochs run: ${t.history.length} of ${c.epochs}; kept epoch ${t.bestEpoch}${t.bestValid !== undefined ? ` (vali ${stopMetric} ${t.bestValid.toFixed(4)})` : ''}${t.stoppedEarly ? '; stopped early' : ''}${t.aborted ? '; interrupted (Ctrl-C)' : ''}`,
+        c.model.kind === 'diffusionrank'
+          ? `model: ${c.diffusion.generative ? 'DiffusionRank' : 'discriminative'} ${c.diffusion.objective}, MLP ${c.diffusion.hidden.join('×')} SiLU + layer norm, dropout ${c.diffusion.dropout}; AdamW lr ${String(t.ranker.meta.lr)}, batch ${String(t.ranker.meta.batchSize)} (preset ${c.diffusion.preset})`
+          : `model: ${c.model.kind === 'transformer' ? 'transformer' : `MLP ${c.model.hidden.join('×')} ${c.model.activation}${c.model.layerNorm ? ' + layer norm' : ''}`}, loss ${c.loss}, ${c.optimizer} lr ${c.lr}`,
+        `epochs run: ${t.history.length} of ${c.model.kind === 'diffusionrank' ? String(t.ranker.meta.epochsPlanned ?? '?') : c.epochs}; kept epoch ${t.bestEpoch}${t.bestValid !== undefined ? ` (vali ${stopMetric} ${t.bestValid.toFixed(4)})` : ''}${t.stoppedEarly ? '; stopped early' : ''}${t.aborted ? '; interrupted (Ctrl-C)' : ''}`,
         `device: ${t.device}; training time ${fmtTime(t.ms)}`,
         model ? 'model: model.safetensors' : `model not saved: ${modelError}`,
       ],
@@ -715,7 +770,7 @@ async function cmdPredict(args: string[]): Promise<number> {
 }
 
 async function cmdExport(args: string[]): Promise<number> {
-  const v = simpleArgs(args, ['model', 'onnx'], ['json', 'help']);
+  const v = simpleArgs(args, ['model', 'onnx'], ['json', 'help', 'no-preprocessing']);
   if (v.help) {
     console.log(HELP.export);
     return 0;
@@ -725,14 +780,71 @@ async function cmdExport(args: string[]): Promise<number> {
   const persist = await requireModule<PersistModule>('persist', 'loadRanker', 'model loading');
   const onnx = await requireModule<OnnxModule>('onnx', 'exportOnnx', 'ONNX export');
   const ranker = await persist.loadRanker(v.model);
-  await onnx.exportOnnx(ranker, v.onnx);
-  const hidden = ranker.model.kind === 'mlp' ? ranker.model.hidden : [];
-  if (v.json) console.log(JSON.stringify({ model: v.model, onnx: v.onnx, numFeatures: ranker.numFeatures, hidden }, null, 2));
-  else console.log(`wrote ${v.onnx} (MLP ${hidden.join('×')}, ${ranker.numFeatures} features)`);
+  await onnx.exportOnnx(ranker, v.onnx, { includePreprocessing: !v['no-preprocessing'] });
+  const hidden = ranker.model.kind === 'mlp' || ranker.model.kind === 'diffusionrank' ? ranker.model.hidden : [];
+  const what = ranker.model.kind === 'diffusionrank' ? `${ranker.model.generative ? 'DiffusionRank' : 'discriminative'} ${ranker.model.objective} scoring MLP` : 'MLP';
+  if (v.json) console.log(JSON.stringify({ model: v.model, onnx: v.onnx, numFeatures: ranker.numFeatures, hidden, kind: ranker.model.kind, preprocessing: !v['no-preprocessing'] }, null, 2));
+  else console.log(`wrote ${v.onnx} (${what} ${hidden.join('×')}, ${ranker.numFeatures} features${v['no-preprocessing'] ? ', input: preprocessed features' : ''})`);
   return 0;
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { train: cmdTrain, cv: cmdCv, predict: cmdPredict, export: cmdExport };
+async function cmdGenerate(args: string[]): Promise<number> {
+  const v = simpleArgs(args, ['model', 'rows', 'steps', 'seed', 'label', 'churn', 'qid', 'out', 'device'], ['json', 'help', 'no-heun']);
+  if (v.help) {
+    console.log(HELP.generate);
+    return 0;
+  }
+  if (typeof v.model !== 'string') throw new CliUsageError('--model MODEL is required');
+  if (typeof v.rows !== 'string') throw new CliUsageError('--rows N is required');
+  const int = (key: string, min: number): number | undefined => {
+    const raw = v[key];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (typeof raw !== 'string' || !Number.isInteger(n) || n < min) throw new CliUsageError(`--${key} '${String(raw)}': an integer >= ${min} is needed`);
+    return n;
+  };
+  const rows = int('rows', 1)!;
+  const churn = v.churn === undefined ? undefined : Number(v.churn);
+  if (churn !== undefined && !(Number.isFinite(churn) && churn >= 0)) throw new CliUsageError(`--churn '${String(v.churn)}': a number >= 0 is needed`);
+  const device = (v.device ?? 'auto') as string;
+  if (!['auto', 'cpu', 'cuda'].includes(device)) throw new CliUsageError(`--device '${device}': use cpu, cuda or auto`);
+  const qid = typeof v.qid === 'string' ? v.qid : 'gen';
+  if (!/^[^\s#]+$/.test(qid)) throw new CliUsageError(`--qid '${qid}': no spaces or '#'`);
+  const persist = await requireModule<PersistModule>('persist', 'loadRanker', 'model loading');
+  const ranker = await persist.loadRanker(v.model);
+  const { generate } = await import('./diffusionrank.js');
+  const steps = int('steps', 2);
+  const seed = int('seed', 0);
+  const label = int('label', 0);
+  const t0 = performance.now();
+  const g = generate(ranker, {
+    rows,
+    ...(steps !== undefined ? { steps } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(label !== undefined ? { label } : {}),
+    ...(churn !== undefined ? { churn } : {}),
+    heun: !v['no-heun'],
+    device: device as 'auto' | 'cpu' | 'cuda',
+  });
+  const D = g.numFeatures;
+  const lines: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const parts = [String(g.labels[r]), `qid:${qid}`];
+    for (let j = 0; j < D; j++) parts.push(`${j + 1}:${Number(g.features[r * D + j]!.toPrecision(7))}`);
+    lines.push(parts.join(' '));
+  }
+  const text = lines.join('\n') + '\n';
+  if (typeof v.out === 'string') writeFileSync(v.out, text);
+  else if (!v.json) process.stdout.write(text);
+  const counts: Record<string, number> = {};
+  for (const y of g.labels) counts[y] = (counts[y] ?? 0) + 1;
+  const ms = performance.now() - t0;
+  if (v.json) console.log(JSON.stringify({ model: v.model, out: v.out ?? null, rows, numFeatures: D, labels: counts, ms: Math.round(ms) }, null, 2));
+  else if (typeof v.out === 'string') process.stderr.write(`wrote ${rows} rows (${D} features; labels ${JSON.stringify(counts)}) to ${v.out} in ${fmtTime(ms)}\n`);
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { train: cmdTrain, cv: cmdCv, predict: cmdPredict, export: cmdExport, generate: cmdGenerate };
 
 /** Runs one of train, cv, predict, export; returns the exit code (0, 1 error, 2 usage/config, 130 interrupted). */
 export async function runTrainCli(command: string, args: string[]): Promise<number> {

@@ -11,6 +11,8 @@ import { bestSingleFeature, demoDataPaths, featureAsScores } from './baselines.j
 import { packageRoot } from './native.js';
 import { mulberry32 } from './random.js';
 import { runTrainCli } from './cli-train.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const USAGE = `ordo — learning-to-rank for Node.js
 
@@ -29,15 +31,24 @@ Usage:
       Which backend (cpu/cuda) is compiled in and active, and why.
   ordo train --config FILE | --train FILE [--valid FILE] [--test FILE]
              [--KEY VALUE ...] [--out DIR] [--json] [--quiet]
-      Trains an MLP ranker; writes a run folder (config, metrics per epoch,
+      Trains a ranker; writes a run folder (config, metrics per epoch,
       final metrics, model, HTML report). Any config key is a flag.
+      --model diffusionrank trains DiffusionRank (diffusion.* keys:
+      --diffusion.objective pointwise|pairwise, --diffusion.generative false
+      for the discriminative counterpart, --diffusion.preset practical|paper).
   ordo cv --data DIR [--folds 1-5] [training flags] [--json]
       Trains and tests each LETOR fold DIR/FoldN/{train,vali,test}.txt;
       prints per-fold metrics and mean ± std.
   ordo predict --model MODEL --data FILE [--query PATH] [--out FILE] [--json]
       One score per line, in the data file's row order (for ordo eval).
-  ordo export --model MODEL --onnx OUT.onnx
-      Exports an MLP ranker to ONNX.
+  ordo export --model MODEL --onnx OUT.onnx [--no-preprocessing]
+      Exports an MLP or DiffusionRank ranker to ONNX.
+  ordo generate --model MODEL --rows N [--steps 50] [--label K] [--out FILE]
+      Synthetic (features, label) rows from a generative DiffusionRank model
+      (TabDiff's multi-step sampler), in SVMlight format.
+  ordo bench [--smoke] [--check] [suite options]
+      Performance regression suite (bench/suite.mjs, source checkout only);
+      --check compares with the stored baselines (bench/check.mjs).
   ordo COMMAND --help  shows the options of each command.
 
 A LightGBM-style group file is read from --query PATH, or from FILE.query
@@ -240,6 +251,14 @@ function cmdBackend(args: string[]): void {
   }
 }
 
+// The perf regression suite ships with the source checkout (bench/ is not in the npm package).
+function cmdBench(args: string[]): number {
+  const check = args.includes('--check');
+  const script = join(packageRoot, 'bench', check ? 'check.mjs' : 'suite.mjs');
+  if (!existsSync(script)) throw new Error(`${script} not found: the benchmark suite is part of the source checkout, not of the npm package`);
+  return spawnSync(process.execPath, [script, ...args.filter((a) => a !== '--check')], { stdio: 'inherit' }).status ?? 1;
+}
+
 export function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -248,6 +267,7 @@ export function main(argv: string[]): number | Promise<number> {
       case 'cv':
       case 'predict':
       case 'export':
+      case 'generate':
         return runTrainCli(command, rest);
     }
     if (['info', 'eval', 'demo', 'backend'].includes(command ?? '') && (rest.includes('--help') || rest.includes('-h'))) {
@@ -266,6 +286,8 @@ export function main(argv: string[]): number | Promise<number> {
       case 'backend':
         cmdBackend(rest);
         return 0;
+      case 'bench':
+        return cmdBench(rest);
       case '--version':
       case '-v':
         console.log((JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version);

@@ -20,7 +20,7 @@ export interface DataConfig {
 export interface RunConfig {
   data: DataConfig;
   model: {
-    kind: 'mlp' | 'transformer';
+    kind: 'mlp' | 'transformer' | 'diffusionrank';
     hidden: number[];
     activation: string;
     layerNorm: boolean;
@@ -54,6 +54,26 @@ export interface RunConfig {
   device: string;
   /** Run folder; null: runs/<timestamp>. */
   out: string | null;
+  /** model.kind 'diffusionrank' only (then these replace model.*, loss*, optimizer, lr, epochs, batchQueries, schedule and preprocess). */
+  diffusion: DiffusionConfig;
+}
+
+export interface DiffusionConfig {
+  objective: 'pointwise' | 'pairwise';
+  generative: boolean;
+  /** 'practical' or 'paper': supplies lr, epochs, batchSize and earlyStopping patience where those are null. */
+  preset: 'practical' | 'paper';
+  hidden: number[];
+  dropout: number;
+  lr: number | null;
+  epochs: number | null;
+  batchSize: number | null;
+  weightDecay: number;
+  featureWeightStart: number;
+  featureWeightEnd: number;
+  relevanceThreshold: number;
+  numClasses: number | null;
+  preprocess: string[];
 }
 
 export class ConfigError extends Error {
@@ -67,6 +87,12 @@ interface Leaf {
   optional?: boolean;
   enum?: readonly string[];
   min?: number;
+  /** Exclusive lower bound (e.g. a temperature > 0). */
+  above?: number;
+  /** Upper bound; integers are also capped at 2^53 - 1 (exact in a double). */
+  max?: number;
+  /** Exclusive upper bound (e.g. a dropout probability < 1). */
+  below?: number;
 }
 interface Section {
   [key: string]: Leaf | Section;
@@ -76,15 +102,17 @@ const isLeaf = (s: Leaf | Section): s is Leaf => typeof (s as Leaf).type === 'st
 const LOSSES = ['mse', 'sigmoidCrossEntropy', 'softmaxCrossEntropy', 'rankNet', 'lambdaRank', 'listNet', 'listMLE', 'approxNDCG', 'neuralNDCG', 'neuralNDCGTransposed', 'lambdaLoss'] as const;
 const PRESET_NAMES = ['standard', 'letor4', 'letor3', 'lightgbm', 'allrank', 'sklearn'] as const;
 const path = (nullable = true): Leaf => ({ type: 'string', nullable });
+/** Widest layer the kernels take (native config check: hidden widths <= 1e7). */
+const MAX_WIDTH = 10_000_000;
 
 export const SCHEMA: Section = {
   data: { train: path(), valid: path(), test: path(), trainQuery: path(), validQuery: path(), testQuery: path() },
   model: {
-    kind: { type: 'string', enum: ['mlp', 'transformer'] },
-    hidden: { type: 'integer[]', min: 1 },
+    kind: { type: 'string', enum: ['mlp', 'transformer', 'diffusionrank'] },
+    hidden: { type: 'integer[]', min: 1, max: MAX_WIDTH },
     activation: { type: 'string', enum: ['relu', 'silu', 'gelu', 'tanh', 'identity'] },
     layerNorm: { type: 'boolean' },
-    dropout: { type: 'number', min: 0 },
+    dropout: { type: 'number', min: 0, below: 1 },
     dModel: { type: 'integer', optional: true, min: 1 },
     heads: { type: 'integer', optional: true, min: 1 },
     layers: { type: 'integer', optional: true, min: 0 },
@@ -93,10 +121,10 @@ export const SCHEMA: Section = {
   },
   loss: { type: 'string', enum: LOSSES },
   lossOptions: {
-    sigma: { type: 'number', optional: true },
+    sigma: { type: 'number', optional: true, above: 0 },
     k: { type: 'integer', optional: true, min: 0 },
     lambdarankNorm: { type: 'boolean', optional: true },
-    temperature: { type: 'number', optional: true },
+    temperature: { type: 'number', optional: true, above: 0 },
     mu: { type: 'number', optional: true },
     sinkhornMaxIter: { type: 'integer', optional: true, min: 1 },
     sinkhornTol: { type: 'number', optional: true, min: 0 },
@@ -129,6 +157,22 @@ export const SCHEMA: Section = {
   seed: { type: 'integer', min: 0 },
   device: { type: 'string', enum: ['auto', 'cpu', 'cuda'] },
   out: path(),
+  diffusion: {
+    objective: { type: 'string', enum: ['pointwise', 'pairwise'] },
+    generative: { type: 'boolean' },
+    preset: { type: 'string', enum: ['practical', 'paper'] },
+    hidden: { type: 'integer[]', min: 1, max: MAX_WIDTH },
+    dropout: { type: 'number', min: 0, below: 1 },
+    lr: { type: 'number', nullable: true, min: 0 },
+    epochs: { type: 'integer', nullable: true, min: 1 },
+    batchSize: { type: 'integer', nullable: true, min: 1 },
+    weightDecay: { type: 'number', min: 0 },
+    featureWeightStart: { type: 'number', min: 0 },
+    featureWeightEnd: { type: 'number', min: 0 },
+    relevanceThreshold: { type: 'number' },
+    numClasses: { type: 'integer', nullable: true, min: 2 },
+    preprocess: { type: 'string[]', enum: ['log1p', 'standardize', 'quantileNormal'] },
+  },
 };
 
 /** The defaults (the trainer's own defaults, with a smaller default model than the library's). */
@@ -154,6 +198,22 @@ export function defaultConfig(): RunConfig {
     seed: 42,
     device: 'auto',
     out: null,
+    diffusion: {
+      objective: 'pointwise',
+      generative: true,
+      preset: 'practical',
+      hidden: [256, 256, 256, 256],
+      dropout: 0.1,
+      lr: null,
+      epochs: null,
+      batchSize: null,
+      weightDecay: 0,
+      featureWeightStart: 1,
+      featureWeightEnd: 0,
+      relevanceThreshold: 1,
+      numClasses: null,
+      preprocess: ['quantileNormal'],
+    },
   };
 }
 
@@ -170,6 +230,9 @@ function describeType(leaf: Leaf): string {
   const parts = [base];
   if (leaf.enum) parts.push(`one of ${leaf.enum.join(', ')}`);
   if (leaf.min !== undefined) parts.push(`>= ${leaf.min}`);
+  if (leaf.above !== undefined) parts.push(`> ${leaf.above}`);
+  if (leaf.max !== undefined) parts.push(`<= ${leaf.max}`);
+  if (leaf.below !== undefined) parts.push(`< ${leaf.below}`);
   if (leaf.nullable) parts.push('or null');
   return parts.join(', ');
 }
@@ -179,7 +242,14 @@ function checkLeaf(key: string, leaf: Leaf, v: unknown): unknown {
     throw new ConfigError(`config key '${key}' must be ${describeType(leaf)}; got ${JSON.stringify(v)}`);
   };
   if (v === null) return leaf.nullable ? null : bad();
-  const num = (x: unknown, int: boolean) => typeof x === 'number' && Number.isFinite(x) && (!int || Number.isInteger(x)) && (leaf.min === undefined || x >= leaf.min);
+  const num = (x: unknown, int: boolean) =>
+    typeof x === 'number' &&
+    Number.isFinite(x) &&
+    (!int || Number.isSafeInteger(x)) &&
+    (leaf.min === undefined || x >= leaf.min) &&
+    (leaf.above === undefined || x > leaf.above) &&
+    (leaf.max === undefined || x <= leaf.max) &&
+    (leaf.below === undefined || x < leaf.below);
   const inEnum = (x: unknown) => typeof x === 'string' && (!leaf.enum || leaf.enum.includes(x));
   switch (leaf.type) {
     case 'string':

@@ -35,8 +35,25 @@ export interface ReadOptions {
   queryFile?: string | null;
   /** Accept NaN / Inf feature values (default: they are an error naming file, line and column). */
   allowNonFinite?: boolean;
+  /** Replace NaN / ±Inf feature values by this finite number (implies allowNonFinite). */
+  replaceNonFinite?: number;
   /** Fix the number of features (default: the largest index in the file). */
   numFeatures?: number;
+}
+
+function checkReplacement(options: Pick<ReadOptions, 'replaceNonFinite'>): number | undefined {
+  const r = options.replaceNonFinite;
+  if (r === undefined) return undefined;
+  if (typeof r !== 'number' || !Number.isFinite(r)) throw new TypeError(`options.replaceNonFinite must be a finite number; got ${String(r)}`);
+  return r;
+}
+
+/** Replaces the non-finite features in place (the reader kept them because allowNonFinite was set). */
+function replaceNonFinite(ds: NativeDataset, value: number | undefined): NativeDataset {
+  if (value === undefined) return ds;
+  const f = ds.features;
+  for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i]!)) f[i] = value;
+  return ds;
 }
 
 function resolveOptions(path: string, options: ReadOptions): NativeReadOptions & { queryFile?: string } {
@@ -47,6 +64,7 @@ function resolveOptions(path: string, options: ReadOptions): NativeReadOptions &
     out.queryFile = options.queryFile;
   }
   if (options.allowNonFinite !== undefined) out.allowNonFinite = options.allowNonFinite;
+  if (checkReplacement(options) !== undefined) out.allowNonFinite = true;
   if (options.numFeatures !== undefined) out.numFeatures = options.numFeatures;
   return out;
 }
@@ -88,13 +106,13 @@ function wrap(source: string, ds: NativeDataset, queryFile: string | undefined):
 /** Reads a data file off the JS thread. Errors carry code ORDO_PARSE_ERROR / ORDO_IO_ERROR and file, line, column. */
 export async function readDataset(path: string, options: ReadOptions = {}): Promise<Dataset> {
   const opts = resolveOptions(path, options);
-  return wrap(path, await native().readDataset(path, opts), opts.queryFile);
+  return wrap(path, replaceNonFinite(await native().readDataset(path, opts), options.replaceNonFinite), opts.queryFile);
 }
 
 /** Synchronous readDataset. */
 export function readDatasetSync(path: string, options: ReadOptions = {}): Dataset {
   const opts = resolveOptions(path, options);
-  return wrap(path, native().readDatasetSync(path, opts), opts.queryFile);
+  return wrap(path, replaceNonFinite(native().readDatasetSync(path, opts), options.replaceNonFinite), opts.queryFile);
 }
 
 /** Parses SVMlight text held in memory; sourceName appears in error messages. */
@@ -102,8 +120,9 @@ export function parseDataset(text: string, sourceName = '<text>', options: Omit<
   const opts: NativeReadOptions = {};
   if (options.queryFile) opts.queryFile = options.queryFile;
   if (options.allowNonFinite !== undefined) opts.allowNonFinite = options.allowNonFinite;
+  if (checkReplacement(options) !== undefined) opts.allowNonFinite = true;
   if (options.numFeatures !== undefined) opts.numFeatures = options.numFeatures;
-  return wrap(sourceName, native().parseDatasetText(text, sourceName, opts), options.queryFile);
+  return wrap(sourceName, replaceNonFinite(native().parseDatasetText(text, sourceName, opts), options.replaceNonFinite), options.queryFile);
 }
 
 /** Reads a scores file: one finite number per line, in the data file's row order. */

@@ -55,3 +55,30 @@ export {
 } from './trainer.js';
 export { saveRanker, loadRanker, encodeRanker, decodeRanker, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelError } from './persist.js';
 export { exportOnnx, encodeOnnx, type OnnxExportOptions } from './onnx.js';
+export {
+  trainDiffusionRank,
+  DiffusionRank,
+  generate,
+  imputeScores,
+  labelClasses,
+  DIFFUSION_PRESETS,
+  DEFAULT_DIFFUSIONRANK,
+  DEFAULT_SCHEDULE,
+  powerMeanSigma,
+  powerMeanInverse,
+  moveChance,
+  precondition,
+  foldScoringParams,
+  networkConfigOf,
+  scoringConfigOf,
+  resolveDiffusionRankConfig,
+  type DiffusionRankOptions,
+  type DiffusionEpochRecord,
+  type DiffusionPreset,
+  type DiffusionObjective,
+  type DiffusionRankModelConfig,
+  type DiffusionSchedule,
+  type GenerateOptions,
+  type ImputeOptions,
+  type SamplerOptions,
+} from './diffusionrank.js';

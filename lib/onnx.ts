@@ -19,6 +19,12 @@ import * as K from './kernels.js';
 export interface OnnxExportOptions {
   /** Default-domain opset, 13..21. Default 17 (ir_version 8). */
   opset?: number;
+  /**
+   * Put the model's feature preprocessing into the graph (default true). With false the
+   * graph's input is the preprocessed features (apply ranker.preprocessor.apply first):
+   * needed for 'quantileNormal', which ONNX cannot express here.
+   */
+  includePreprocessing?: boolean;
 }
 
 const LAYER_NORM_EPS = 1e-5;
@@ -185,12 +191,12 @@ function exportError(message: string): Error {
 export function encodeOnnx(ranker: Ranker, options: OnnxExportOptions = {}): Uint8Array {
   const opset = options.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 13 || opset > 21) throw exportError(`opset ${opset} is not supported (13..21)`);
-  if (ranker.model.kind !== 'mlp') throw exportError(`model kind '${String(ranker.model.kind)}' cannot be exported`);
+  if (ranker.model.kind !== 'mlp' && ranker.model.kind !== 'diffusionrank') throw exportError(`model kind '${String(ranker.model.kind)}' cannot be exported`);
   const F = ranker.numFeatures;
   const g = new GraphBuilder();
   let x = 'features';
 
-  ranker.preprocessor.steps.forEach((s, k) => {
+  (options.includePreprocessing === false ? [] : ranker.preprocessor.steps).forEach((s, k) => {
     if (s.step === 'log1p') {
       const sign = g.node('Sign', [x]);
       const log = g.node('Log', [g.node('Add', [g.node('Abs', [x]), g.scalar(1)])]);
@@ -200,15 +206,16 @@ export function encodeOnnx(ranker: Ranker, options: OnnxExportOptions = {}): Uin
       x = g.node('Div', [x, g.constant(`preprocess.${k}.std`, [F], s.std!)]);
     } else {
       throw exportError(
-        `preprocessing step '${s.step}' cannot be expressed in ONNX by ordo; train with preprocess ['standardize'] or ['log1p', 'standardize'], or apply ranker.preprocessor yourself before a graph without it`,
+        `preprocessing step '${s.step}' cannot be expressed in ONNX by ordo; train with preprocess ['standardize'] or ['log1p', 'standardize'], or export with { includePreprocessing: false } (CLI: --no-preprocessing) and apply ranker.preprocessor.apply() to the features before the graph`,
       );
     }
   });
 
-  const cfg = ranker.mlpConfig;
+  const net = ranker.scoringNetwork();
+  const cfg = net.config;
   const layout = K.mlpLayout(cfg);
-  const p = ranker.params;
-  const act = ranker.model.activation;
+  const p = net.params;
+  const act = cfg.activation ?? 'relu';
   layout.forEach((l, i) => {
     const hidden = i < layout.length - 1;
     const w = g.constant(`layers.${i}.weight`, [l.in, l.out], p.subarray(l.w, l.w + l.in * l.out));

@@ -206,6 +206,7 @@ export function decodeRanker(buf: Uint8Array, path = '<memory>'): Ranker {
   // Tensor entries: every name other than __metadata__; offsets must tile the data region.
   const data = file.subarray(8 + h);
   const entries = new Map<string, TensorEntry>();
+  const spans: Array<[number, number, string]> = [];
   let dataEnd = 0;
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
@@ -216,7 +217,15 @@ export function decodeRanker(buf: Uint8Array, path = '<memory>'): Ranker {
     }
     if (t.dtype !== 'F32') throw modelError(path, `tensor "${name}" has dtype ${JSON.stringify(t.dtype)}; ordo models hold F32 only`);
     entries.set(name, t);
+    spans.push([offs[0], offs[1], name]);
     dataEnd = Math.max(dataEnd, offs[1]);
+  }
+  // The tensors tile the data region: back to back from 0, no overlap, no hole.
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let at = 0;
+  for (const [b, e, name] of spans) {
+    if (b !== at) throw modelError(path, `tensor "${name}" starts at byte ${b} of the data, expected ${at} (tensors overlap or leave a hole)`);
+    at = e;
   }
   if (dataEnd > data.length) {
     throw modelError(path, `the file is truncated: the tensors need ${dataEnd} bytes of data, the file holds ${data.length}`);
@@ -240,17 +249,23 @@ export function decodeRanker(buf: Uint8Array, path = '<memory>'): Ranker {
   if (!preprocessing || typeof preprocessing !== 'object' || preprocessing.numFeatures !== numFeatures || !Array.isArray(preprocessing.steps)) {
     throw modelError(path, `__metadata__.preprocessing does not describe ${numFeatures} features`);
   }
-  for (const s of preprocessing.steps) {
+  for (const s of preprocessing.steps as unknown[] as Array<PreprocessorState['steps'][number] | null>) {
+    if (!s || typeof s !== 'object') throw modelError(path, `__metadata__.preprocessing has a step that is not an object: ${JSON.stringify(s)}`);
     const arrays = s.step === 'standardize' ? [s.mean, s.std] : s.step === 'quantileNormal' ? [s.quantiles] : [];
     if (!arrays.every((a) => Array.isArray(a) && a.length === numFeatures)) {
       throw modelError(path, `__metadata__.preprocessing step '${s.step}' does not hold ${numFeatures} per-feature values`);
     }
   }
   const trainingMeta = meta.meta === undefined ? {} : parseJsonField<Record<string, unknown>>(path, meta, 'meta');
-  const scorer = scorerOf(model, numFeatures);
+  let scorer: ReturnType<typeof scorerOf>;
+  try {
+    scorer = scorerOf(model, numFeatures);
+  } catch (e) {
+    throw modelError(path, `invalid model architecture: ${(e as Error).message}`, e);
+  }
   const specs = scorer.tensorSpecs();
-  const params = new Float32Array(scorer.paramCount);
-  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  // Every tensor is checked before the parameters are allocated: with the tiling
+  // check above, they then hold exactly the file's data (never more than its size).
   for (const s of specs) {
     const t = entries.get(s.name);
     if (!t) throw modelError(path, `tensor "${s.name}" is missing (the architecture ${JSON.stringify(model)} with ${numFeatures} features needs it)`);
@@ -259,6 +274,14 @@ export function decodeRanker(buf: Uint8Array, path = '<memory>'): Ranker {
     }
     const [b, e] = t.data_offsets;
     if (e - b !== s.length * 4) throw modelError(path, `tensor "${s.name}" spans ${e - b} bytes; shape [${s.shape.join(', ')}] F32 needs ${s.length * 4}`);
+  }
+  if (entries.size > specs.length) {
+    throw modelError(path, `unexpected tensors for this architecture: ${[...entries.keys()].filter((k) => !specs.some((s) => s.name === k)).join(', ')}`);
+  }
+  const params = new Float32Array(scorer.paramCount);
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  for (const s of specs) {
+    const [b, e] = entries.get(s.name)!.data_offsets;
     if (littleEndian) new Uint8Array(params.buffer, s.offset * 4, s.length * 4).set(data.subarray(b, e));
     else for (let i = 0; i < s.length; i++) params[s.offset + i] = dv.getFloat32(b + i * 4, true);
     entries.delete(s.name);

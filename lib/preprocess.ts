@@ -73,8 +73,12 @@ export class Preprocessor {
     this.steps = state.steps;
   }
 
-  /** Fits the steps on a training feature matrix (row-major, numDocs × numFeatures). */
-  static fit(features: Float32Array, numFeatures: number, steps: PreprocessStep[]): Preprocessor {
+  /**
+   * Fits the steps on a training feature matrix (row-major, numDocs × numFeatures).
+   * options.quantiles: reference quantiles of 'quantileNormal' — a count, or 'sklearn' for
+   * max(min(numDocs / 30, 1000), 10) as DiffusionRank's code; default min(1000, numDocs).
+   */
+  static fit(features: Float32Array, numFeatures: number, steps: PreprocessStep[], options: { quantiles?: number | 'sklearn' } = {}): Preprocessor {
     for (const s of steps) {
       if (!PREPROCESS_STEPS.includes(s)) throw new RangeError(`preprocess step '${s}' is not one of ${PREPROCESS_STEPS.join(', ')}`);
     }
@@ -101,7 +105,10 @@ export class Preprocessor {
       } else if (step === 'quantileNormal') {
         f.quantiles = [];
         const col = new Float64Array(numDocs);
-        const count = Math.max(1, Math.min(QUANTILES, numDocs));
+        const q = options.quantiles;
+        if (q !== undefined && q !== 'sklearn' && !(Number.isInteger(q) && q >= 2 && q <= 1e6)) throw new RangeError(`options.quantiles must be an integer in [2, 1e6] or 'sklearn', got ${JSON.stringify(q)}`);
+        const wanted = q === 'sklearn' ? Math.max(Math.min(Math.floor(numDocs / 30), 1000), 10) : (q ?? QUANTILES);
+        const count = Math.max(1, Math.min(wanted, numDocs));
         for (let j = 0; j < numFeatures; j++) {
           for (let i = 0; i < numDocs; i++) col[i] = x[i * numFeatures + j]!;
           col.sort();
@@ -142,6 +149,50 @@ export class Preprocessor {
     for (const s of this.steps) x = applyStep(s, x, this.numFeatures);
     return x === features ? features.slice() : x;
   }
+
+  /**
+   * Maps preprocessed features back to the raw feature space (the inverse of apply;
+   * values clipped by quantileNormal come back as the training minimum / maximum).
+   */
+  invert(features: Float32Array): Float32Array {
+    if (features.length % Math.max(1, this.numFeatures) !== 0) {
+      throw new RangeError(`features length ${features.length} is not a multiple of the model's ${this.numFeatures} features`);
+    }
+    let x: Float32Array = features.slice();
+    for (let k = this.steps.length - 1; k >= 0; k--) x = invertStep(this.steps[k]!, x, this.numFeatures);
+    return x;
+  }
+}
+
+// Standard normal CDF via erfc (W. J. Cody's rational approximation is overkill here: Abramowitz–Stegun 7.1.26 has |error| < 1.5e-7).
+function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+function invertStep(s: FittedStep, x: Float32Array, numFeatures: number): Float32Array {
+  const out = new Float32Array(x.length);
+  const n = numFeatures === 0 ? 0 : x.length / numFeatures;
+  if (s.step === 'log1p') {
+    for (let i = 0; i < x.length; i++) out[i] = Math.sign(x[i]!) * Math.expm1(Math.abs(x[i]!));
+  } else if (s.step === 'standardize') {
+    for (let i = 0; i < n; i++) for (let j = 0; j < numFeatures; j++) out[i * numFeatures + j] = x[i * numFeatures + j]! * s.std![j]! + s.mean![j]!;
+  } else {
+    for (let j = 0; j < numFeatures; j++) {
+      const qs = s.quantiles![j]!;
+      const last = qs.length - 1;
+      for (let i = 0; i < n; i++) {
+        const p = Math.min(1, Math.max(0, normalCdf(x[i * numFeatures + j]!)));
+        const pos = p * last;
+        const lo = Math.min(last, Math.floor(pos));
+        const hi = Math.min(last, lo + 1);
+        out[i * numFeatures + j] = qs[lo]! + (pos - lo) * (qs[hi]! - qs[lo]!);
+      }
+    }
+  }
+  return out;
 }
 
 function applyStep(s: FittedStep, x: Float32Array, numFeatures: number): Float32Array {

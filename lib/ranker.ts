@@ -5,6 +5,7 @@ import * as K from './kernels.js';
 import { backend } from './backend.js';
 import { Preprocessor, type PreprocessorState } from './preprocess.js';
 import { mlpConfigOf, resolveModelConfig, scorerOf, type ModelConfig, type Scorer } from './scorer.js';
+import { foldScoringParams, scoringConfigOf } from './diffusion-model.js';
 import type { Device } from './tensor.js';
 import { saveRanker, loadRanker } from './persist.js';
 
@@ -62,7 +63,20 @@ export class Ranker {
     return mlpConfigOf(this.model, this.numFeatures);
   }
 
-  /** The scoring network (MLP or context-aware Transformer) behind this ranker. */
+  /**
+   * The per-document scoring MLP and its parameters: the model itself for an MLP; for a
+   * 'diffusionrank' model the one-step scoring network with the masked-label input folded
+   * into its first layer (see diffusion-model.ts). Context-aware models have none.
+   */
+  scoringNetwork(): { config: K.MlpConfig; params: Float32Array } {
+    if (this.model.kind === 'mlp') return { config: mlpConfigOf(this.model, this.numFeatures), params: this.params };
+    if (this.model.kind === 'diffusionrank') {
+      return { config: scoringConfigOf(this.model, this.numFeatures), params: foldScoringParams(this.model, this.numFeatures, this.params) };
+    }
+    throw new RangeError(`a '${this.model.kind}' model scores documents in the context of their query; it has no per-document scoring MLP`);
+  }
+
+  /** The scoring network (MLP, context-aware Transformer or DiffusionRank) behind this ranker. */
   get scorer(): Scorer {
     return scorerOf(this.model, this.numFeatures);
   }

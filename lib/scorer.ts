@@ -4,6 +4,7 @@
 // of each query, as allRank's context-aware ranker).
 import * as K from './kernels.js';
 import type { Device } from './tensor.js';
+import { diffusionRankScorer, resolveDiffusionRankConfig, type DiffusionRankModelConfig } from './diffusion-model.js';
 
 export interface MlpModelConfig {
   kind: 'mlp';
@@ -28,7 +29,8 @@ export interface TransformerModelConfig {
   dropout: number;
 }
 
-export type ModelConfig = MlpModelConfig | TransformerModelConfig;
+export type ModelConfig = MlpModelConfig | TransformerModelConfig | DiffusionRankModelConfig;
+export type { DiffusionRankModelConfig };
 
 export const DEFAULT_MODEL: MlpModelConfig = { kind: 'mlp', hidden: [256, 256], activation: 'relu', layerNorm: false, dropout: 0 };
 export const DEFAULT_TRANSFORMER: TransformerModelConfig = { kind: 'transformer', dModel: 64, heads: 2, layers: 2, dFF: 256, inputActivation: 'relu', dropout: 0.1 };
@@ -41,8 +43,9 @@ function int(v: unknown, name: string, min: number, max: number): number {
 }
 
 /** Resolves a partial model config against the defaults of its kind, checking every key. */
-export function resolveModelConfig(input: Partial<MlpModelConfig> | Partial<TransformerModelConfig> = {}): ModelConfig {
+export function resolveModelConfig(input: Partial<MlpModelConfig> | Partial<TransformerModelConfig> | Partial<DiffusionRankModelConfig> = {}): ModelConfig {
   const kind = (input as { kind?: string }).kind ?? 'mlp';
+  if (kind === 'diffusionrank') return resolveDiffusionRankConfig(input as Partial<DiffusionRankModelConfig>);
   if (kind === 'mlp') {
     const allowed = ['kind', 'hidden', 'activation', 'layerNorm', 'dropout'];
     for (const key of Object.keys(input)) if (!allowed.includes(key)) throw new RangeError(`model.${key} is not an option of an 'mlp' model; options: ${allowed.join(', ')}`);
@@ -70,7 +73,7 @@ export function resolveModelConfig(input: Partial<MlpModelConfig> | Partial<Tran
     if (!(out.dropout >= 0 && out.dropout < 1)) throw new RangeError('model.dropout must be in [0, 1)');
     return out;
   }
-  throw new RangeError(`model.kind '${kind}' is not one of mlp, transformer`);
+  throw new RangeError(`model.kind '${kind}' is not one of mlp, transformer, diffusionrank`);
 }
 
 /** A named tensor of the flat parameter buffer (for persistence). */
@@ -187,5 +190,6 @@ function transformerScorer(model: TransformerModelConfig, numFeatures: number): 
 
 /** The scorer of a (resolved) model config for numFeatures inputs. */
 export function scorerOf(model: ModelConfig, numFeatures: number): Scorer {
+  if (model.kind === 'diffusionrank') return diffusionRankScorer(model, numFeatures);
   return model.kind === 'transformer' ? transformerScorer(model, numFeatures) : mlpScorer(model, numFeatures);
 }

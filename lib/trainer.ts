@@ -12,6 +12,8 @@ import { Ranker } from './ranker.js';
 import { resolveModelConfig, scorerOf, type MlpModelConfig, type TransformerModelConfig } from './scorer.js';
 import type { Device } from './tensor.js';
 import { mulberry32 } from './random.js';
+import type { DiffusionRankModelConfig, DiffusionSchedule } from './diffusion-model.js';
+import { trainDiffusionRank, type DiffusionRankOptions } from './diffusionrank.js';
 
 export type OptimizerName = 'adamw' | 'adam' | 'sgd';
 
@@ -50,8 +52,13 @@ export interface TrainProgress {
 }
 
 export interface TrainOptions {
-  /** An MLP ({ kind: 'mlp', hidden, ... }, the default) or the context-aware { kind: 'transformer', dModel, heads, layers, ... }. */
-  model?: Partial<MlpModelConfig> | Partial<TransformerModelConfig>;
+  /**
+   * An MLP ({ kind: 'mlp', hidden, ... }, the default), the context-aware { kind: 'transformer', dModel, heads, layers, ... },
+   * or { kind: 'diffusionrank', objective, generative, hidden, ... } (trained by trainDiffusionRank; see `diffusion`).
+   */
+  model?: Partial<MlpModelConfig> | Partial<TransformerModelConfig> | (Partial<Omit<DiffusionRankModelConfig, 'schedule'>> & { kind: 'diffusionrank'; schedule?: Partial<DiffusionSchedule> });
+  /** DiffusionRank only: preset, batchSize, featureWeight (loss, lossOptions, optimizer, schedule, batchQueries, clipNorm do not apply). */
+  diffusion?: Pick<DiffusionRankOptions, 'preset' | 'batchSize' | 'featureWeight'>;
   /** Default 'listNet'. */
   loss?: K.LossName;
   lossOptions?: K.LossOptions;
@@ -138,10 +145,31 @@ export function learningRate(base: number, schedule: ScheduleOptions, step: numb
   return base;
 }
 
+/** The trainDiffusionRank options of train() options with model.kind 'diffusionrank'; what is not given comes from the preset. */
+function diffusionOptionsOf(o: TrainOptions): DiffusionRankOptions {
+  const { kind: _kind, objective, generative, ...model } = o.model as Partial<DiffusionRankModelConfig> & { kind: 'diffusionrank' };
+  const out: DiffusionRankOptions = { ...(o.diffusion ?? {}), model };
+  if (objective !== undefined) out.objective = objective;
+  if (generative !== undefined) out.generative = generative;
+  if (o.lr !== undefined) out.lr = o.lr;
+  if (o.weightDecay !== undefined) out.weightDecay = o.weightDecay;
+  if (o.epochs !== undefined) out.epochs = o.epochs;
+  if (o.preprocess !== undefined) out.preprocess = o.preprocess;
+  if (o.valid !== undefined) out.valid = o.valid;
+  if (o.validEvery !== undefined) out.validEvery = o.validEvery;
+  if (o.earlyStopping !== undefined) out.earlyStopping = o.earlyStopping;
+  if (o.seed !== undefined) out.seed = o.seed;
+  if (o.device !== undefined) out.device = o.device;
+  if (o.onProgress !== undefined) out.onProgress = o.onProgress;
+  if (o.signal !== undefined) out.signal = o.signal;
+  return out;
+}
+
 /** Trains a ranker. Reproducible: the same seed and thread count give bit-identical CPU results. */
 export async function train(trainData: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+  if (options.model?.kind === 'diffusionrank') return trainDiffusionRank(trainData, diffusionOptionsOf(options));
   const t0 = performance.now();
-  const model = resolveModelConfig(options.model);
+  const model = resolveModelConfig(options.model as Partial<MlpModelConfig> | Partial<TransformerModelConfig>);
   const lossName = options.loss ?? 'listNet';
   if (!LOSSES.includes(lossName)) throw new RangeError(`loss '${lossName}' is not one of ${LOSSES.join(', ')}`);
   const optimizer = options.optimizer ?? 'adamw';

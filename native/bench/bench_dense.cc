@@ -3,10 +3,13 @@
 //    "fraction_of_peak","ratio","reference"}
 // ratio = reference_ms / ours_ms (> 1: we are faster), measured in the same run.
 // Threads: ordo::num_threads() (ORDO_THREADS). --quick: small shapes, 2 reps (CI smoke).
+// --mlp: only the MLP train-step cases (no FMA peak, no GEMMs); --reps N: timed repetitions per case;
+// --only S: only the MLP cases whose shape name contains S (implies --mlp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -165,14 +168,29 @@ double mlp_step_flops(const MlpConfig& cfg, int64_t batch) {
   return 3.0 * f;
 }
 
+// "batch4096:136-512-512-1", plus "+silu+ln+drop0.1" style suffixes for the
+// non-default layer options (the PyTorch peer prints the same names).
 std::string mlp_shape(const MlpConfig& cfg, int64_t batch) {
   std::string s = "batch" + std::to_string(batch) + ":" + std::to_string(cfg.in);
   for (int64_t h : cfg.hidden) s += "-" + std::to_string(h);
-  return s + "-" + std::to_string(cfg.out);
+  s += "-" + std::to_string(cfg.out);
+  if (cfg.act == Activation::SiLU) s += "+silu";
+  if (cfg.layernorm) s += "+ln";
+  if (cfg.dropout > 0.0f) {
+    char b[32];
+    std::snprintf(b, sizeof b, "+drop%g", cfg.dropout);
+    s += b;
+  }
+  return s;
 }
 
-// One train step: forward (training), dy = y (loss 0.5*sum y^2), backward, Adam on all parameters.
-void bench_mlp(Backend be, const MlpConfig& cfg, int64_t batch, int threads, bool quick) {
+// One train step: forward (training), dy = y (loss 0.5*sum y^2), backward,
+// Adam (weight_decay == 0) or AdamW (decoupled weight decay) on all parameters.
+const char* g_only = nullptr;  // --only
+
+void bench_mlp(Backend be, const MlpConfig& cfg, int64_t batch, int threads, bool quick, int reps,
+               float weight_decay = 0.0f) {
+  if (g_only && mlp_shape(cfg, batch).find(g_only) == std::string::npos) return;
   const int64_t np = mlp_param_count(cfg);
   std::vector<float> hp(np);
   mlp_init_params(cfg, hp.data(), 7);
@@ -207,6 +225,7 @@ void bench_mlp(Backend be, const MlpConfig& cfg, int64_t batch, int threads, boo
   MlpCache cache(be, cfg, batch);
   AdamParams ap;
   ap.lr = 1e-4f;
+  ap.weight_decay = weight_decay;
   auto step = [&] {
     mlp_forward(be, cfg, params, x, batch, true, 11, cache, y);
     if (be == Backend::Cpu) {
@@ -226,9 +245,9 @@ void bench_mlp(Backend be, const MlpConfig& cfg, int64_t batch, int threads, boo
 #ifdef ORDO_WITH_CUDA
   if (be == Backend::Cuda) sync = [] { cuda::synchronize(); };
 #endif
-  Stats s = time_it(quick ? 2 : 9, step, sync);
+  Stats s = time_it(quick ? 2 : reps, step, sync);
   const double gf = mlp_step_flops(cfg, batch) / (s.median * 1e6);
-  emit("mlp_train_step_adam", mlp_shape(cfg, batch), be == Backend::Cpu ? "cpu" : "cuda", threads, s, gf, NAN, NAN,
+  emit(weight_decay != 0.0f ? "mlp_train_step_adamw" : "mlp_train_step_adam", mlp_shape(cfg, batch), be == Backend::Cpu ? "cpu" : "cuda", threads, s, gf, NAN, NAN,
        nullptr);
   for (float* p : bufs) {
     if (be == Backend::Cpu) {
@@ -267,35 +286,49 @@ void bench_sgemm_cuda(const Shape& sh, bool quick) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  for (int i = 1; i < argc; ++i)
+  bool quick = false, mlp_only = false;
+  int reps = 9;
+  for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--mlp") == 0) mlp_only = true;
+    if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) g_only = argv[++i], mlp_only = true;
+  }
   const int threads = num_threads();
-
-  double peak = NAN;
-#ifdef ORDO_BENCH_X86
-  const double peak1 = fma_peak(1, quick);
-  peak = threads == 1 ? peak1 : fma_peak(threads, quick);
-#endif
 
   std::vector<Shape> shapes = {{4096, 136, 512}, {4096, 512, 512}, {1024, 1024, 1024}, {4096, 46, 256}};
   if (quick) shapes = {{256, 136, 128}, {200, 46, 64}};
-  for (const Shape& sh : shapes) bench_sgemm(sh, threads, peak, quick);
+  if (!mlp_only) {
+    double peak = NAN;
+#ifdef ORDO_BENCH_X86
+    const double peak1 = fma_peak(1, quick);
+    peak = threads == 1 ? peak1 : fma_peak(threads, quick);
+#endif
+    for (const Shape& sh : shapes) bench_sgemm(sh, threads, peak, quick);
+  }
 
   const int64_t batch = quick ? 256 : 4096;
   MlpConfig c1;
   c1.in = 136, c1.hidden = {512, 512}, c1.out = 1, c1.act = Activation::ReLU;
   MlpConfig c2;
   c2.in = 46, c2.hidden = {256, 256, 256, 256}, c2.out = 1, c2.act = Activation::ReLU;
-  bench_mlp(Backend::Cpu, c1, batch, threads, quick);
-  bench_mlp(Backend::Cpu, c2, batch, threads, quick);
+  // The DiffusionRank denoiser (issue #6) on MQ2008: input D + K + 2 = 50, output D + K = 48,
+  // 4 x [Linear -> SiLU -> LayerNorm -> Dropout 0.1], AdamW (PyTorch's default weight decay 0.01).
+  MlpConfig c3;
+  c3.in = 50, c3.hidden = {256, 256, 256, 256}, c3.out = 48, c3.act = Activation::SiLU;
+  c3.layernorm = true, c3.dropout = 0.1f;
+  bench_mlp(Backend::Cpu, c1, batch, threads, quick, reps);
+  bench_mlp(Backend::Cpu, c2, batch, threads, quick, reps);
+  bench_mlp(Backend::Cpu, c3, batch, threads, quick, reps, 0.01f);
 
 #ifdef ORDO_WITH_CUDA
   const CudaStatus& st = cuda_status();
   if (st.usable) {
-    for (const Shape& sh : shapes) bench_sgemm_cuda(sh, quick);
-    bench_mlp(Backend::Cuda, c1, batch, 0, quick);
-    bench_mlp(Backend::Cuda, c2, batch, 0, quick);
+    if (!mlp_only)
+      for (const Shape& sh : shapes) bench_sgemm_cuda(sh, quick);
+    bench_mlp(Backend::Cuda, c1, batch, 0, quick, reps);
+    bench_mlp(Backend::Cuda, c2, batch, 0, quick, reps);
+    bench_mlp(Backend::Cuda, c3, batch, 0, quick, reps, 0.01f);
   } else {
     std::printf("{\"case\":\"cuda\",\"skipped\":true,\"reason\":\"no usable CUDA device: %s\"}\n",
                 st.error_name.empty() ? "none found" : st.error_name.c_str());

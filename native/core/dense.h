@@ -25,10 +25,35 @@ struct SgdParams {
   bool nesterov = false;
 };
 
+// Fused write-back of sgemm_fused: once the full K sum v = (op(A) op(B))[i, j]
+// of an element is known, these steps run on it in this order (each only when
+// its pointer is set), and C[i, j] receives the result:
+//   v += bias[j];  pre[i, j] = v;  v = act(v);                      (forward Linear -> activation)
+//   v = keep[i, j] ? v / (1 - dropout_p) : 0;                        (dropout backward, as dropout_backward)
+//   v *= grad_act'(grad_x[i, j])                                     (activation backward)
+// pre, keep and grad_x are [m x n] with leading dimension ldc. For ReLU,
+// grad_x may be the activation output instead of its input (a > 0 iff z > 0).
+// b_col_sums[j] = sum over p of op(B)[p, j] (overwritten; the bias gradient
+// when C = X^T dY is a weight gradient): a double sum with p ascending, as in
+// bias_backward; needs trans_b == false (and, on CUDA, ldb == n).
+struct GemmEpilogue {
+  const float* bias = nullptr;
+  float* pre = nullptr;
+  Activation act = Activation::Identity;
+  const uint8_t* keep = nullptr;
+  float dropout_p = 0.0f;
+  const float* grad_x = nullptr;
+  Activation grad_act = Activation::Identity;
+  float* b_col_sums = nullptr;
+};
+
 #define ORDO_DENSE_API                                                                                                     \
   /* C[m,n] = alpha * op(A) * op(B) + beta * C; op(A) is m x k, op(B) is k x n (transposed when trans_*). */             \
   void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,       \
              const float* b, int64_t ldb, float beta, float* c, int64_t ldc);                                            \
+  /* C[m,n] = epilogue(op(A) * op(B)) (GemmEpilogue above; alpha = 1, beta = 0). */                                   \
+  void sgemm_fused(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,             \
+                   const float* b, int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& epilogue);                   \
   /* y[r, c] += bias[c] */                                                                                                \
   void add_bias(float* y, const float* bias, int64_t rows, int64_t cols);                                                 \
   /* dbias[c] = sum_r dy[r, c] (overwrites dbias) */                                                                      \
@@ -46,6 +71,16 @@ struct SgdParams {
   /* inverted dropout: keep element i when rng_uniform(seed, offset + i) >= p; y = keep ? x / (1 - p) : 0; mask[i] = keep */ \
   void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t offset);      \
   void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p);                             \
+  /* layernorm_forward then dropout_forward (element i of x is index offset + i) in one pass: y = dropout(LN(x));      \
+     p == 0: no dropout (mask may be null then) */                                                                       \
+  void layernorm_dropout_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,           \
+                                 float* rstd, uint8_t* mask, int64_t rows, int64_t cols, float eps, float p,             \
+                                 uint64_t seed, uint64_t offset);                                                        \
+  /* layernorm_backward then activation_backward in one pass: x = act(z) was LayerNorm's input;                          \
+     dz = act'(z) * dLN/dx(dy); dgamma, dbeta overwritten (may be null). z may be null for Identity and ReLU (then x)  */ \
+  void layernorm_act_backward(Activation act, const float* dy, const float* x, const float* z, const float* gamma,       \
+                              const float* mean, const float* rstd, float* dz, float* dgamma, float* dbeta,             \
+                              int64_t rows, int64_t cols);                                                               \
   /* fused, in place: param, m, v updated */                                                                              \
   void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamParams& p);                  \
   /* fused, in place; momentum_buf may be null when momentum == 0 */                                                      \

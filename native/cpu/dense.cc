@@ -12,6 +12,8 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/rng.h"
+#include "cpu/activation_scalar.h"
+#include "cpu/sgemm_avx2.h"
 
 namespace ordo {
 namespace cpu {
@@ -25,9 +27,6 @@ void need(bool ok, const char* fn, const std::string& what) {
 
 // Rows per chunk so that a chunk holds about kElemGrain elements.
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, kElemGrain / std::max<int64_t>(1, cols)); }
-
-constexpr float kGeluBeta = 0.7978845608028654f;  // sqrt(2 / pi)
-constexpr float kGeluKappa = 0.044715f;
 
 }  // namespace
 
@@ -213,6 +212,39 @@ void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n
   parallel_for(n, kElemGrain, [&](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
   });
+}
+
+void layernorm_dropout_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                               float* rstd, uint8_t* mask, int64_t rows, int64_t cols, float eps, float p,
+                               uint64_t seed, uint64_t offset) {
+  need(rows >= 0 && cols >= 1, "layernorm_dropout_forward", "need rows >= 0 and cols >= 1");
+  need(p >= 0.0f && p < 1.0f, "layernorm_dropout_forward", "p must be in [0, 1), got " + std::to_string(p));
+  need(p == 0.0f || mask != nullptr, "layernorm_dropout_forward", "p > 0 needs a mask");
+  if (rows == 0) return;
+#if defined(ORDO_HAVE_AVX2_KERNELS)
+  if (sgemm_uses_avx2()) {
+    avx2::layernorm_dropout_forward(x, gamma, beta, y, mean, rstd, mask, rows, cols, eps, p, seed, offset);
+    return;
+  }
+#endif
+  layernorm_forward(x, gamma, beta, y, mean, rstd, rows, cols, eps);
+  if (p > 0.0f) dropout_forward(y, y, mask, rows * cols, p, seed, offset);
+}
+
+void layernorm_act_backward(Activation act, const float* dy, const float* x, const float* z, const float* gamma,
+                            const float* mean, const float* rstd, float* dz, float* dgamma, float* dbeta,
+                            int64_t rows, int64_t cols) {
+  need(rows >= 0 && cols >= 1, "layernorm_act_backward", "need rows >= 0 and cols >= 1");
+  need(z != nullptr || act == Activation::Identity || act == Activation::ReLU, "layernorm_act_backward",
+       "z (the activation's input) is needed for this activation");
+#if defined(ORDO_HAVE_AVX2_KERNELS)
+  if (sgemm_uses_avx2()) {
+    avx2::layernorm_act_backward(act, dy, x, z, gamma, mean, rstd, dz, dgamma, dbeta, rows, cols);
+    return;
+  }
+#endif
+  layernorm_backward(dy, x, gamma, mean, rstd, dz, dgamma, dbeta, rows, cols);
+  activation_backward(act, z ? z : x, dz, dz, rows * cols);
 }
 
 // PyTorch torch.optim.Adam / AdamW (amsgrad=False, maximize=False), one step:

@@ -86,6 +86,14 @@ struct Scratch {
   std::vector<unsigned char> rc, cc;
 };
 
+// Losses and gradients are computed in double; a value beyond float32's range
+// (e.g. MSE of scores near ±1e30: 1e60) saturates to ±FLT_MAX instead of
+// becoming ±Inf, so finite scores always give finite outputs. NaN stays NaN.
+inline float saturate_to_float(double v) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  return static_cast<float>(v > kMax ? kMax : v < -kMax ? -kMax : v);
+}
+
 // ---------------------------------------------------------------------------
 double mse(const float* s, const float* y, int n, double* g) {
   double l = 0;
@@ -646,9 +654,9 @@ void ranking_loss(LossKind kind, const float* scores, const float* labels, const
         case LossKind::NeuralNDCGTransposed: l = neural_ndcg(s, y, n, opt, true, g, w); break;
         case LossKind::LambdaLossNDCG2PP: l = lambdaloss(s, y, n, opt, g, w); break;
       }
-      loss_per_list[q] = static_cast<float>(l);
+      loss_per_list[q] = saturate_to_float(l);
       if (grad_scores)
-        for (int i = 0; i < n; ++i) grad_scores[d0 + i] = static_cast<float>(gd[i]);
+        for (int i = 0; i < n; ++i) grad_scores[d0 + i] = saturate_to_float(gd[i]);
     }
   });
 }

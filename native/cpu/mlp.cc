@@ -1,5 +1,15 @@
 // The MLP scorer (core/mlp.h): the same code drives cpu:: or cuda:: kernels
 // through a table of function pointers with identical signatures.
+//
+// Passes over the [batch x width] activations are fused (core/dense.h):
+//   forward, per hidden layer: one GEMM whose write-back adds the bias and
+//     applies the activation (z is kept only when the backward needs it: not
+//     for ReLU, whose slope is read off a = relu(z), nor for the identity),
+//     then LayerNorm + dropout in one pass (or dropout alone);
+//   backward: the input-gradient GEMM of layer l+1 applies layer l's dropout
+//     and activation backward in its write-back (LayerNorm's backward and the
+//     activation's are one pass instead), and each weight-gradient GEMM sums
+//     the bias gradient while it packs dz. N = 1 output layers run as GEMVs.
 #include "core/mlp.h"
 
 #include <algorithm>
@@ -19,6 +29,9 @@ namespace {
 
 struct DenseOps {
   decltype(&cpu::sgemm) sgemm;
+  decltype(&cpu::sgemm_fused) sgemm_fused;
+  decltype(&cpu::layernorm_dropout_forward) layernorm_dropout_forward;
+  decltype(&cpu::layernorm_act_backward) layernorm_act_backward;
   decltype(&cpu::add_bias) add_bias;
   decltype(&cpu::bias_backward) bias_backward;
   decltype(&cpu::activation_forward) activation_forward;
@@ -30,12 +43,14 @@ struct DenseOps {
 };
 
 const DenseOps& ops_for(Backend b) {
-  static const DenseOps cpu_ops{cpu::sgemm,           cpu::add_bias,          cpu::bias_backward,
+  static const DenseOps cpu_ops{cpu::sgemm, cpu::sgemm_fused, cpu::layernorm_dropout_forward,
+                                cpu::layernorm_act_backward, cpu::add_bias,          cpu::bias_backward,
                                 cpu::activation_forward, cpu::activation_backward, cpu::layernorm_forward,
                                 cpu::layernorm_backward, cpu::dropout_forward,   cpu::dropout_backward};
   if (b == Backend::Cpu) return cpu_ops;
 #ifdef ORDO_WITH_CUDA
-  static const DenseOps cuda_ops{cuda::sgemm,           cuda::add_bias,          cuda::bias_backward,
+  static const DenseOps cuda_ops{cuda::sgemm, cuda::sgemm_fused, cuda::layernorm_dropout_forward,
+                                 cuda::layernorm_act_backward, cuda::add_bias,          cuda::bias_backward,
                                  cuda::activation_forward, cuda::activation_backward, cuda::layernorm_forward,
                                  cuda::layernorm_backward, cuda::dropout_forward,   cuda::dropout_backward};
   return cuda_ops;
@@ -44,6 +59,8 @@ const DenseOps& ops_for(Backend b) {
 #endif
 }
 
+// Whether the backward needs the pre-activation z (ReLU's slope comes from a = relu(z)).
+bool keeps_z(Activation act) { return act != Activation::ReLU && act != Activation::Identity; }
 
 }  // namespace
 
@@ -179,20 +196,24 @@ void mlp_forward(Backend backend, const MlpConfig& cfg, const float* params, con
     const MlpLayerLayout& L = layout[l];
     MlpCache::Layer& C = cache.layers_[l];
     const int64_t n = batch * L.out;
-    op.sgemm(false, false, batch, L.out, L.in, 1.0f, in, L.in, params + L.w, L.out, 0.0f, C.z, L.out);
-    op.add_bias(C.z, params + L.b, batch, L.out);
-    op.activation_forward(cfg.act, C.z, C.a, n);
+    GemmEpilogue e;  // a = act(x W + b), z kept when the backward needs it
+    e.bias = params + L.b;
+    e.act = cfg.act;
+    e.pre = keeps_z(cfg.act) ? C.z : nullptr;
+    op.sgemm_fused(false, false, batch, L.out, L.in, in, L.in, params + L.w, L.out, C.a, L.out, e);
     if (cfg.layernorm)
-      op.layernorm_forward(C.a, params + L.gamma, params + L.beta, C.ln, C.mean, C.rstd, batch, L.out,
-                           cfg.layernorm_eps);
-    if (cache.training_)
-      op.dropout_forward(C.ln ? C.ln : C.a, C.drop, C.mask, n, cfg.dropout, seed, drop_offset);
+      op.layernorm_dropout_forward(C.a, params + L.gamma, params + L.beta, cache.training_ ? C.drop : C.ln, C.mean,
+                                   C.rstd, cache.training_ ? C.mask : nullptr, batch, L.out, cfg.layernorm_eps,
+                                   cache.training_ ? cfg.dropout : 0.0f, seed, drop_offset);
+    else if (cache.training_)
+      op.dropout_forward(C.a, C.drop, C.mask, n, cfg.dropout, seed, drop_offset);
     drop_offset += static_cast<uint64_t>(n);
     in = cache.output(l);
   }
   const MlpLayerLayout& L = layout.back();
-  op.sgemm(false, false, batch, L.out, L.in, 1.0f, in, L.in, params + L.w, L.out, 0.0f, y, L.out);
-  op.add_bias(y, params + L.b, batch, L.out);
+  GemmEpilogue e;
+  e.bias = params + L.b;
+  op.sgemm_fused(false, false, batch, L.out, L.in, in, L.in, params + L.w, L.out, y, L.out, e);
 }
 
 void mlp_backward(Backend backend, const MlpConfig& cfg, const float* params, MlpCache& cache, const float* dy,
@@ -215,34 +236,47 @@ void mlp_backward(Backend backend, const MlpConfig& cfg, const float* params, Ml
     }
     return;
   }
+  // Write-back for the GEMM that produces dLoss/d(output of hidden layer l):
+  // dropout backward, then (without LayerNorm) the activation backward, so it yields dz.
+  auto into_layer = [&](size_t l) {
+    const MlpCache::Layer& C = cache.layers_[l];
+    GemmEpilogue e;
+    if (cache.training_) e.keep = C.mask, e.dropout_p = cfg.dropout;
+    if (!cfg.layernorm && cfg.act != Activation::Identity)
+      e.grad_x = keeps_z(cfg.act) ? C.z : C.a, e.grad_act = cfg.act;
+    return e;
+  };
   float* cur = cache.grad0_;
   float* other = cache.grad1_;
-  // Output layer: dW = h^T dy, db = colsum(dy), dh = dy W^T.
+  // Output layer: dW = h^T dy with db = colsum(dy), dh = dy W^T.
   {
     const MlpLayerLayout& L = layout.back();
     const float* h = input_of(nh);
-    op.sgemm(true, false, L.in, L.out, batch, 1.0f, h, L.in, dy, L.out, 0.0f, grads + L.w, L.out);
-    op.bias_backward(dy, batch, L.out, grads + L.b);
+    GemmEpilogue ew;
+    ew.b_col_sums = grads + L.b;
+    op.sgemm_fused(true, false, L.in, L.out, batch, h, L.in, dy, L.out, grads + L.w, L.out, ew);
     float* target = nh > 0 ? cur : dx;
-    if (target) op.sgemm(false, true, batch, L.in, L.out, 1.0f, dy, L.out, params + L.w, L.out, 0.0f, target, L.in);
+    if (target)
+      op.sgemm_fused(false, true, batch, L.in, L.out, dy, L.out, params + L.w, L.out, target, L.in,
+                     nh > 0 ? into_layer(nh - 1) : GemmEpilogue{});
   }
   for (size_t l = nh; l-- > 0;) {
     const MlpLayerLayout& L = layout[l];
     MlpCache::Layer& C = cache.layers_[l];
-    const int64_t n = batch * L.out;
-    // cur = dLoss / d(output of layer l)
-    if (cache.training_) op.dropout_backward(cur, C.mask, cur, n, cfg.dropout);
+    // cur = dLoss/dz, or dLoss/d(LayerNorm output) with LayerNorm
     if (cfg.layernorm) {
-      op.layernorm_backward(cur, C.a, params + L.gamma, C.mean, C.rstd, other, grads + L.gamma, grads + L.beta, batch,
-                            L.out);
+      op.layernorm_act_backward(cfg.act, cur, C.a, keeps_z(cfg.act) ? C.z : nullptr, params + L.gamma, C.mean, C.rstd,
+                                other, grads + L.gamma, grads + L.beta, batch, L.out);
       std::swap(cur, other);
     }
-    op.activation_backward(cfg.act, C.z, cur, cur, n);  // cur = dLoss/dz
     const float* in = input_of(l);
-    op.sgemm(true, false, L.in, L.out, batch, 1.0f, in, L.in, cur, L.out, 0.0f, grads + L.w, L.out);
-    op.bias_backward(cur, batch, L.out, grads + L.b);
+    GemmEpilogue ew;
+    ew.b_col_sums = grads + L.b;
+    op.sgemm_fused(true, false, L.in, L.out, batch, in, L.in, cur, L.out, grads + L.w, L.out, ew);
     float* target = l > 0 ? other : dx;
-    if (target) op.sgemm(false, true, batch, L.in, L.out, 1.0f, cur, L.out, params + L.w, L.out, 0.0f, target, L.in);
+    if (target)
+      op.sgemm_fused(false, true, batch, L.in, L.out, cur, L.out, params + L.w, L.out, target, L.in,
+                     l > 0 ? into_layer(l - 1) : GemmEpilogue{});
     std::swap(cur, other);
   }
 }

@@ -433,7 +433,9 @@ Dataset read_svmlight_file(const std::string& path, const ReadOptions& options) 
   SvmlightBuilder builder(path, options);
   constexpr size_t kChunk = size_t(1) << 22;      // 4 MiB
   constexpr size_t kMaxLine = size_t(1) << 30;    // 1 GiB: a longer line is not a data row
-  std::vector<char> buf(kChunk);
+  // A small file gets a buffer of its size (+1 so that the end-of-file read
+  // happens without a regrow), not a whole chunk.
+  std::vector<char> buf(total_bytes > 0 && total_bytes < kChunk ? static_cast<size_t>(total_bytes) + 1 : kChunk);
   size_t have = 0;
   uint64_t line_no = 0;
   for (;;) {

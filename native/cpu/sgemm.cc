@@ -9,6 +9,7 @@
 #include "core/dense.h"
 #include "core/error.h"
 #include "core/parallel.h"
+#include "cpu/activation_scalar.h"
 #include "cpu/sgemm_avx2.h"
 
 namespace ordo {
@@ -120,6 +121,56 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   }
 #endif
   sgemm_scalar(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+namespace {
+
+// sgemm_fused without AVX2 (and for empty shapes): the plain GEMM, the column
+// sums of B, then one pass over C for the rest of the epilogue.
+void sgemm_fused_unfused(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                         const float* b, int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& e) {
+  sgemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  if (e.b_col_sums)
+    parallel_for(n, std::max<int64_t>(16, (1 << 15) / std::max<int64_t>(1, k)), [&](int64_t j0, int64_t j1, int) {
+      for (int64_t j = j0; j < j1; ++j) {
+        double s = 0.0;
+        for (int64_t p = 0; p < k; ++p) s += b[p * ldb + j];
+        e.b_col_sums[j] = static_cast<float>(s);
+      }
+    });
+  const bool any = e.bias || e.pre || e.act != Activation::Identity || e.keep || e.grad_x;
+  if (m == 0 || n == 0 || !any) return;
+  const float scale = 1.0f / (1.0f - e.dropout_p);
+  parallel_for(m, std::max<int64_t>(1, (1 << 15) / n), [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t o = i * ldc + j;
+        float v = c[o];
+        if (e.bias) v += e.bias[j];
+        if (e.pre) e.pre[o] = v;
+        v = act_value(e.act, v);
+        if (e.keep) v = e.keep[o] ? v * scale : 0.0f;
+        if (e.grad_x) v = e.grad_act == Activation::ReLU ? (e.grad_x[o] > 0.0f ? v : 0.0f) : v * act_slope(e.grad_act, e.grad_x[o]);
+        c[o] = v;
+      }
+  });
+}
+
+}  // namespace
+
+void sgemm_fused(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& e) {
+  check_args(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+  if (e.b_col_sums && trans_b) throw ArgumentError("sgemm_fused: b_col_sums needs trans_b == false");
+  if (!(e.dropout_p >= 0.0f && e.dropout_p < 1.0f))
+    throw ArgumentError("sgemm_fused: dropout_p must be in [0, 1), got " + std::to_string(e.dropout_p));
+#if defined(ORDO_HAVE_AVX2_KERNELS)
+  if (avx2_enabled() && m > 0 && n > 0 && k > 0) {
+    avx2::sgemm_fused(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, e);
+    return;
+  }
+#endif
+  sgemm_fused_unfused(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, e);
 }
 
 void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,

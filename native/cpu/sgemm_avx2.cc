@@ -28,6 +28,17 @@
 // With Zen 3's two FMA pipes (4-cycle latency) 12 independent chains keep
 // both pipes busy, and 8 loads per 12 FMAs stay under the 3 loads/cycle limit.
 //
+// Fused GEMMs (sgemm_fused, core/dense.h GemmEpilogue): the K blocks before
+// the last store raw partial sums in C as usual; the last one adds them up and
+// runs the epilogue (bias, activation, dropout / activation backward) on the
+// tile while it is still in registers and cache, so C is written once. The
+// bias gradient (column sums of B) is summed while B is packed, by the thread
+// whose C block starts at row 0 (it packs every column panel it owns).
+//
+// N = 1 (a scorer's output layer and its weight gradient) skips the packed
+// path: a panel would be 1/16 useful, so gemv() computes dot products (A not
+// transposed) or column-blocked AXPYs (A transposed) instead.
+//
 // Threads: the M range (or the N range when C is short and wide) is split
 // into contiguous chunks of whole MR rows (NR columns) with ordo::parallel_for;
 // each thread runs the five loops above on its own C block with its own
@@ -42,8 +53,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <vector>
+
 #include "core/parallel.h"
 #include "cpu/sgemm_avx2.h"
+#include "cpu/simd_avx2.h"
 
 namespace ordo {
 namespace cpu {
@@ -68,6 +82,8 @@ struct Args {
   float beta;
   float* c;
   int64_t ldc;
+  const GemmEpilogue* epi;  // sgemm_fused (then alpha = 1, beta = 0), else null
+  float keep_scale;         // 1 / (1 - epi->dropout_p)
 };
 
 // Grow-only, 64-byte aligned, per-thread scratch (pool threads live forever).
@@ -90,6 +106,19 @@ thread_local Scratch tl_pack_a, tl_pack_b;
 
 // Pack op(A)[i0:i0+mc, p0:p0+kc] as ceil(mc/MR) panels, each [kc][MR].
 void pack_a(const Args& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  if (g.ta && mc % MR == 0) {
+    // A(i, p) = a[p*lda + i]: row p of a holds all mc values; read it once, in order (prefetch-friendly),
+    // and deal it out to the mc/MR panels.
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* s = g.a + (p0 + p) * g.lda + i0;
+      float* d = dst + p * MR;
+      for (int64_t ir = 0; ir < mc; ir += MR, d += MR * kc) {  // 6 floats: 4 + 2
+        _mm_storeu_ps(d, _mm_loadu_ps(s + ir));
+        std::memcpy(d + 4, s + ir + 4, 2 * sizeof(float));  // memcpy: s + ir + 4 need not be 8-byte aligned
+      }
+    }
+    return;
+  }
   for (int64_t ir = 0; ir < mc; ir += MR) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
     float* d = dst + ir * kc;
@@ -124,14 +153,58 @@ void pack_a(const Args& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float
 }
 
 // Pack op(B)[p0:p0+kc, j0:j0+nc] as ceil(nc/NR) panels, each [kc][NR].
-void pack_b(const Args& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+// colsum (not transposed B only; may be null): colsum[j] += B(p, j0 + j) for
+// p ascending, in double.
+void pack_b(const Args& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst, double* colsum) {
+  const int64_t full = nc / NR * NR;
+  if (!g.tb && full >= 2 * NR) {
+    // Not transposed, several whole panels: walk B row by row over all of them,
+    // so each row is one long contiguous read instead of 64-byte pieces.
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* s = g.b + (p0 + p) * g.ldb + j0;
+      float* d = dst + p * NR;
+      for (int64_t jr = 0; jr < full; jr += NR, d += NR * kc) {
+        const __m256 lo = _mm256_loadu_ps(s + jr), hi = _mm256_loadu_ps(s + jr + 8);
+        _mm256_store_ps(d, lo);
+        _mm256_store_ps(d + 8, hi);
+        if (colsum) {
+          double* cs = colsum + jr;
+          _mm256_storeu_pd(cs, _mm256_add_pd(_mm256_loadu_pd(cs), _mm256_cvtps_pd(_mm256_castps256_ps128(lo))));
+          _mm256_storeu_pd(cs + 4, _mm256_add_pd(_mm256_loadu_pd(cs + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(lo, 1))));
+          _mm256_storeu_pd(cs + 8, _mm256_add_pd(_mm256_loadu_pd(cs + 8), _mm256_cvtps_pd(_mm256_castps256_ps128(hi))));
+          _mm256_storeu_pd(cs + 12,
+                           _mm256_add_pd(_mm256_loadu_pd(cs + 12), _mm256_cvtps_pd(_mm256_extractf128_ps(hi, 1))));
+        }
+      }
+    }
+  }
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
     float* d = dst + jr * kc;
     if (!g.tb) {
       // B(p, j) = b[p*ldb + j]: NR contiguous floats per k.
       const float* src = g.b + p0 * g.ldb + j0 + jr;
-      if (nr == NR) {
+      if (nr == NR && nc >= 2 * NR) {
+        // Whole panels: row by row across all of them (long contiguous reads), see below.
+        continue;
+      }
+      if (nr == NR && colsum) {
+        double* cs = colsum + jr;
+        __m256d s0 = _mm256_loadu_pd(cs), s1 = _mm256_loadu_pd(cs + 4), s2 = _mm256_loadu_pd(cs + 8),
+                s3 = _mm256_loadu_pd(cs + 12);
+        for (int64_t p = 0; p < kc; ++p) {
+          const float* s = src + p * g.ldb;
+          const __m256 lo = _mm256_loadu_ps(s), hi = _mm256_loadu_ps(s + 8);
+          _mm256_store_ps(d + p * NR, lo);
+          _mm256_store_ps(d + p * NR + 8, hi);
+          s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(lo)));
+          s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(lo, 1)));
+          s2 = _mm256_add_pd(s2, _mm256_cvtps_pd(_mm256_castps256_ps128(hi)));
+          s3 = _mm256_add_pd(s3, _mm256_cvtps_pd(_mm256_extractf128_ps(hi, 1)));
+        }
+        _mm256_storeu_pd(cs, s0), _mm256_storeu_pd(cs + 4, s1), _mm256_storeu_pd(cs + 8, s2);
+        _mm256_storeu_pd(cs + 12, s3);
+      } else if (nr == NR) {
         for (int64_t p = 0; p < kc; ++p) {
           const float* s = src + p * g.ldb;
           _mm256_store_ps(d + p * NR, _mm256_loadu_ps(s));
@@ -141,6 +214,8 @@ void pack_b(const Args& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float
         for (int64_t p = 0; p < kc; ++p) {
           const float* s = src + p * g.ldb;
           for (int j = 0; j < NR; ++j) d[p * NR + j] = j < nr ? s[j] : 0.0f;
+          if (colsum)
+            for (int j = 0; j < nr; ++j) colsum[jr + j] += s[j];
         }
       }
     } else {
@@ -489,6 +564,52 @@ inline void store_tile(const float (*t)[NR], float* c, int64_t ldc, int mr, int 
   }
 }
 
+// The epilogue of 8 lanes (n valid) of row i at column j, v = the full K sum.
+inline void epilogue8(const Args& g, __m256 v, int64_t i, int64_t j, int n) {
+  const GemmEpilogue& e = *g.epi;
+  const int64_t o = i * g.ldc + j;
+  if (e.bias) v = _mm256_add_ps(v, load_n(e.bias + j, n));
+  if (e.pre) store_n(e.pre + o, v, n);
+  v = act_ps(e.act, v);
+  if (e.keep) v = _mm256_and_ps(_mm256_mul_ps(v, _mm256_set1_ps(g.keep_scale)), mask_n(e.keep + o, n));
+  if (e.grad_x) {
+    const __m256 x = load_n(e.grad_x + o, n);
+    if (e.grad_act == Activation::ReLU)  // exactly x > 0 ? v : 0
+      v = _mm256_and_ps(v, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
+    else
+      v = _mm256_mul_ps(v, act_slope_ps(e.grad_act, x));
+  }
+  store_n(g.c + o, v, n);
+}
+
+inline void prefetch_rows(const void* base, int64_t i, int64_t j, int64_t ld, int mr, size_t elem) {
+  const char* p = static_cast<const char*>(base) + (i * ld + j) * static_cast<int64_t>(elem);
+  const int64_t stride = ld * static_cast<int64_t>(elem);
+  for (int r = 0; r < mr; ++r, p += stride) {
+    _mm_prefetch(p, _MM_HINT_T0);
+    _mm_prefetch(p + NR * elem - 1, _MM_HINT_T0);  // the row's 16 values may straddle two lines
+  }
+}
+inline void prefetch_tile(const Args& g, int64_t i, int64_t j, int mr, bool c_partial, bool fused) {
+  if (c_partial) prefetch_rows(g.c, i, j, g.ldc, mr, sizeof(float));
+  if (!fused) return;
+  if (g.epi->grad_x) prefetch_rows(g.epi->grad_x, i, j, g.ldc, mr, sizeof(float));
+  if (g.epi->keep) prefetch_rows(g.epi->keep, i, j, g.ldc, mr, 1);
+}
+
+// Last K block of a fused GEMM: v = acc (+ the earlier blocks' sum in C), then the epilogue.
+inline void store_tile_fused(const Args& g, const float (*t)[NR], int64_t i, int64_t j, int mr, int nr,
+                             bool accumulate) {
+  for (int r = 0; r < mr; ++r)
+    for (int h = 0; h < NR; h += 8) {
+      const int n = std::min(8, nr - h);
+      if (n <= 0) break;
+      __m256 v = _mm256_load_ps(t[r] + h);
+      if (accumulate) v = _mm256_add_ps(v, load_n(g.c + (i + r) * g.ldc + j + h, n));  // = fma(1, acc, 1 * C)
+      epilogue8(g, v, i + r, j + h, n);
+    }
+}
+
 // C[i0:i1, j0:j1] for the whole k range (one thread).
 void gemm_block(const Args& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   const int64_t mspan = i1 - i0, nspan = j1 - j0;
@@ -498,6 +619,9 @@ void gemm_block(const Args& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   float* pa = tl_pack_a.get(static_cast<size_t>(mc_max * kc_max));
   float* pb = tl_pack_b.get(static_cast<size_t>(nc_max * kc_max));
   alignas(32) float t[MR][NR];
+  // The bias gradient: summed by the thread that owns row 0 (every column panel passes through its pack_b).
+  std::vector<double> colsum;
+  if (g.epi && g.epi->b_col_sums && i0 == 0) colsum.assign(static_cast<size_t>(nspan), 0.0);
   // Few column panels: each packed A panel would be used by only nt micro-kernel
   // calls, so read A in place instead (row-major A only; rows are contiguous in k).
   const bool direct = !g.ta && (nspan + NR - 1) / NR <= kDirectMaxPanels;
@@ -506,36 +630,190 @@ void gemm_block(const Args& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     for (int64_t pc = 0; pc < g.k; pc += KC) {
       const int64_t kc = std::min(KC, g.k - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto C
-      pack_b(g, pc, kc, jc, nc, pb);
+      const bool fused_store = g.epi && pc + kc == g.k;
+      pack_b(g, pc, kc, jc, nc, pb, colsum.empty() ? nullptr : colsum.data() + (jc - j0));
       for (int64_t ic = i0; ic < i1; ic += MC) {
         const int64_t mc = std::min(MC, i1 - ic);
         if (!direct) pack_a(g, ic, mc, pc, kc, pa);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
+        auto tile = [&](int64_t jr, int64_t ir) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
           const float* bpanel = pb + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            if (!direct) {
-              kernel_packed(kc, pa + ir * kc, bpanel, &t[0][0]);
-            } else if (mr == MR) {
-              kernel_direct(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bpanel, &t[0][0]);
-            } else {  // last, short row panel: pack it (zero-padded) and use the packed kernel
-              pack_a(g, ic + ir, mr, pc, kc, pa);
-              kernel_packed(kc, pa, bpanel, &t[0][0]);
-            }
-            store_tile(t, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, mr, nr, g.alpha, beta);
+          // What the write-back will read (C from earlier K blocks, the epilogue's
+          // inputs): fetch it now, while the micro-kernel runs.
+          if (pc > 0 || fused_store) prefetch_tile(g, ic + ir, jc + jr, mr, pc > 0, fused_store);
+          if (!direct) {
+            kernel_packed(kc, pa + ir * kc, bpanel, &t[0][0]);
+          } else if (mr == MR) {
+            kernel_direct(kc, g.a + (ic + ir) * g.lda + pc, g.lda, bpanel, &t[0][0]);
+          } else {  // last, short row panel: pack it (zero-padded) and use the packed kernel
+            pack_a(g, ic + ir, mr, pc, kc, pa);
+            kernel_packed(kc, pa, bpanel, &t[0][0]);
           }
+          if (fused_store)
+            store_tile_fused(g, t, ic + ir, jc + jr, mr, nr, pc > 0);
+          else
+            store_tile(t, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, mr, nr, g.alpha, beta);
+        };
+        if (!fused_store) {
+          // B micro-panel in L1, A micro-panels stream from L2.
+          for (int64_t jr = 0; jr < nc; jr += NR)
+            for (int64_t ir = 0; ir < mc; ir += MR) tile(jr, ir);
+        } else {
+          // The epilogue reads and writes [m x n] arrays: in groups of kStrip column
+          // panels (a 64 KiB slice of packed B that stays in L2), go along
+          // 6-row strips so those accesses are 256-byte runs instead of 64-byte pieces.
+          constexpr int64_t kStrip = 4 * NR;
+          for (int64_t jb = 0; jb < nc; jb += kStrip)
+            for (int64_t ir = 0; ir < mc; ir += MR)
+              for (int64_t jr = jb; jr < std::min(nc, jb + kStrip); jr += NR) tile(jr, ir);
         }
       }
     }
   }
+  for (size_t j = 0; j < colsum.size(); ++j) g.epi->b_col_sums[j0 + static_cast<int64_t>(j)] = static_cast<float>(colsum[j]);
 }
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// C[i, 0] from its dot product v: alpha * v + beta * C, or the fused epilogue.
+inline void gemv_store(const Args& g, int64_t i, float v) {
+  if (g.epi) {
+    epilogue8(g, _mm256_set1_ps(v), i, 0, 1);
+    return;
+  }
+  float* cp = g.c + i * g.ldc;
+  *cp = g.beta == 0.0f ? g.alpha * v : std::fma(g.alpha, v, g.beta * *cp);
+}
+
+// n == 1: C[:, 0] = op(A) * b. Each C element has one fixed summation order,
+// whatever the thread count.
+void gemv(const Args& g) {
+  const int64_t m = g.m, k = g.k;
+  // op(B)[p, 0]: b[p] when transposed, else b[p * ldb]; made contiguous.
+  std::vector<float> bcopy;
+  const float* bv = g.b;
+  if (!g.tb && g.ldb != 1) {
+    bcopy.resize(static_cast<size_t>(k));
+    for (int64_t p = 0; p < k; ++p) bcopy[p] = g.b[p * g.ldb];
+    bv = bcopy.data();
+  }
+  if (!g.ta) {
+    // Row i of A is contiguous: a dot product in 16 lanes, then a fixed-order lane sum.
+    const int64_t grain = std::max<int64_t>(16, (1 << 16) / std::max<int64_t>(1, k));
+    parallel_for(m, grain, [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float* ar = g.a + i * g.lda;
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        int64_t p = 0;
+        for (; p + 16 <= k; p += 16) {
+          s0 = _mm256_fmadd_ps(_mm256_loadu_ps(ar + p), _mm256_loadu_ps(bv + p), s0);
+          s1 = _mm256_fmadd_ps(_mm256_loadu_ps(ar + p + 8), _mm256_loadu_ps(bv + p + 8), s1);
+        }
+        if (p + 8 <= k) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(ar + p), _mm256_loadu_ps(bv + p), s0), p += 8;
+        float tail = 0.0f;
+        for (; p < k; ++p) tail = std::fma(ar[p], bv[p], tail);
+        gemv_store(g, i, hsum(_mm256_add_ps(s0, s1)) + tail);
+      }
+    });
+    return;
+  }
+  // A(i, p) = a[p*lda + i]: for a block of 64 consecutive i, y += a[p, block] * b[p], p ascending.
+  constexpr int64_t W = 64;
+  const int64_t blocks = (m + W - 1) / W;
+  const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, k * W));
+  parallel_for(blocks, grain, [&](int64_t b0, int64_t b1, int) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t i0 = blk * W, w = std::min(W, m - i0);
+      alignas(32) float acc[W] = {};
+      if (w == W) {
+        __m256 r[W / 8];
+        for (auto& x : r) x = _mm256_setzero_ps();
+        for (int64_t p = 0; p < k; ++p) {
+          const float* ap = g.a + p * g.lda + i0;
+          const __m256 bp = _mm256_set1_ps(bv[p]);
+          for (int q = 0; q < W / 8; ++q) r[q] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + 8 * q), bp, r[q]);
+        }
+        for (int q = 0; q < W / 8; ++q) _mm256_store_ps(acc + 8 * q, r[q]);
+      } else {
+        for (int64_t p = 0; p < k; ++p) {
+          const float* ap = g.a + p * g.lda + i0;
+          for (int64_t q = 0; q < w; ++q) acc[q] = std::fma(ap[q], bv[p], acc[q]);
+        }
+      }
+      for (int64_t q = 0; q < w; ++q) gemv_store(g, i0 + q, acc[q]);
+    }
+  });
+}
+
+// k == 1: C = alpha * a b^T + beta * C, a rank-1 update (the input gradient of
+// a one-unit output layer). A memory-bound pass: row by row, so C (and the
+// epilogue's inputs) stream in order instead of tile by tile.
+void outer(const Args& g) {
+  std::vector<float> bcopy;
+  const float* bv = g.b;  // op(B)[0, j]: b[j] when not transposed, else b[j * ldb]
+  if (g.tb && g.ldb != 1) {
+    bcopy.resize(static_cast<size_t>(g.n));
+    for (int64_t j = 0; j < g.n; ++j) bcopy[j] = g.b[j * g.ldb];
+    bv = bcopy.data();
+  }
+  const __m256 va = _mm256_set1_ps(g.alpha), vb = _mm256_set1_ps(g.beta);
+  parallel_for(g.m, std::max<int64_t>(1, (1 << 14) / g.n), [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const __m256 ai = _mm256_set1_ps(g.ta ? g.a[i] : g.a[i * g.lda]);
+      float* cr = g.c + i * g.ldc;
+      for (int64_t j = 0; j < g.n; j += 8) {
+        const int nn = static_cast<int>(std::min<int64_t>(8, g.n - j));
+        const __m256 v = _mm256_mul_ps(ai, load_n(bv + j, nn));  // = the micro-kernel's fma(a, b, 0)
+        if (g.epi)
+          epilogue8(g, v, i, j, nn);
+        else if (g.beta == 0.0f)
+          store_n(cr + j, _mm256_mul_ps(va, v), nn);
+        else
+          store_n(cr + j, _mm256_fmadd_ps(va, v, _mm256_mul_ps(vb, load_n(cr + j, nn))), nn);
+      }
+    }
+  });
+}
+
+void run(const Args& g);
 
 }  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  const Args g{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+  run(Args{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr, 1.0f});
+}
+
+void sgemm_fused(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& e) {
+  const Args g{trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, &e, 1.0f / (1.0f - e.dropout_p)};
+  if ((n == 1 || k == 1) && e.b_col_sums) {  // gemv and outer do not pack B: sum it here
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (int64_t p = 0; p < k; ++p) s += b[p * ldb + j];
+      e.b_col_sums[j] = static_cast<float>(s);
+    }
+  }
+  run(g);
+}
+
+namespace {
+
+void run(const Args& g) {
+  const int64_t m = g.m, n = g.n, k = g.k;
+  if (n == 1) {
+    gemv(g);
+    return;
+  }
+  if (k == 1) {
+    outer(g);
+    return;
+  }
   const int64_t mt = (m + MR - 1) / MR, nt = (n + NR - 1) / NR;
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   const int threads = num_threads();
@@ -554,6 +832,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
     parallel_for(nt, 1, [&](int64_t b0, int64_t b1, int) { gemm_block(g, 0, m, b0 * NR, std::min(n, b1 * NR)); });
   }
 }
+
+}  // namespace
 
 }  // namespace avx2
 }  // namespace cpu

@@ -235,6 +235,55 @@ __global__ void act_bwd_kernel(Activation act, const float* x, const float* dy, 
   }
 }
 
+__device__ __forceinline__ float act_value(Activation act, float v) {
+  switch (act) {
+    case Activation::Identity: return v;
+    case Activation::ReLU: return v > 0.0f ? v : 0.0f;
+    case Activation::SiLU: return v / (1.0f + expf(-v));
+    case Activation::GELU: return 0.5f * v * (1.0f + tanhf(kGeluBeta * (v + kGeluKappa * v * v * v)));
+    case Activation::Tanh: return tanhf(v);
+  }
+  return v;
+}
+
+// f'(v) as in act_bwd_kernel (r = g * f'(v) there, with the same operation order for g = 1).
+__device__ __forceinline__ float act_slope(Activation act, float v) {
+  switch (act) {
+    case Activation::Identity: return 1.0f;
+    case Activation::ReLU: return v > 0.0f ? 1.0f : 0.0f;
+    case Activation::SiLU: {
+      const float s = 1.0f / (1.0f + expf(-v));
+      return s * (1.0f + v * (1.0f - s));
+    }
+    case Activation::GELU: {
+      const float v2 = v * v;
+      const float t = tanhf(kGeluBeta * (v + kGeluKappa * v2 * v));
+      return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kGeluBeta * (1.0f + 3.0f * kGeluKappa * v2);
+    }
+    case Activation::Tanh: {
+      const float t = tanhf(v);
+      return 1.0f - t * t;
+    }
+  }
+  return 1.0f;
+}
+
+// sgemm_fused's write-back (core/dense.h, GemmEpilogue), one pass over C after the plain SGEMM.
+__global__ void gemm_epilogue_kernel(int64_t m, int64_t n, float* c, int64_t ldc, const float* bias, float* pre,
+                                     Activation act, const uint8_t* keep, float keep_scale, const float* grad_x,
+                                     Activation grad_act) {
+  ORDO_GRID_STRIDE(t, m * n) {
+    const int64_t at = (t / n) * ldc + t % n;
+    float v = c[at];
+    if (bias) v += bias[t % n];
+    if (pre) pre[at] = v;
+    v = act_value(act, v);
+    if (keep) v = keep[at] ? v * keep_scale : 0.0f;
+    if (grad_x) v *= act_slope(grad_act, grad_x[at]);
+    c[at] = v;
+  }
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -381,6 +430,20 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   check_launch("sgemm");
 }
 
+// The plain SGEMM, the column sums of B and one elementwise pass for the rest.
+void sgemm_fused(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& e) {
+  need(!e.b_col_sums || (!trans_b && ldb == n), "sgemm_fused", "b_col_sums needs trans_b == false and ldb == n");
+  need(e.dropout_p >= 0.0f && e.dropout_p < 1.0f, "sgemm_fused", "dropout_p must be in [0, 1)");
+  sgemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  if (e.b_col_sums) bias_backward(b, k, n, e.b_col_sums);
+  const bool any = e.bias || e.pre || e.act != Activation::Identity || e.keep || e.grad_x;
+  if (m * n == 0 || !any) return;
+  gemm_epilogue_kernel<<<grid_for(m * n), kThreads>>>(m, n, c, ldc, e.bias, e.pre, e.act, e.keep,
+                                                      1.0f / (1.0f - e.dropout_p), e.grad_x, e.grad_act);
+  check_launch("sgemm_fused(epilogue)");
+}
+
 void add_bias(float* y, const float* bias, int64_t rows, int64_t cols) {
   need(rows >= 0 && cols >= 0, "add_bias", "negative shape");
   if (rows * cols == 0) return;
@@ -447,6 +510,25 @@ void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n
   const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   dropout_bwd_kernel<<<grid_for(n), kThreads>>>(dy, mask, dx, n, scale);
   check_launch("dropout_backward");
+}
+
+// The unfused kernels in sequence (y is LayerNorm's output, then dropped out in place).
+void layernorm_dropout_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                               float* rstd, uint8_t* mask, int64_t rows, int64_t cols, float eps, float p,
+                               uint64_t seed, uint64_t offset) {
+  need(p >= 0.0f && p < 1.0f, "layernorm_dropout_forward", "p must be in [0, 1)");
+  need(p == 0.0f || mask, "layernorm_dropout_forward", "p > 0 needs a mask");
+  layernorm_forward(x, gamma, beta, y, mean, rstd, rows, cols, eps);
+  if (p > 0.0f) dropout_forward(y, y, mask, rows * cols, p, seed, offset);
+}
+
+void layernorm_act_backward(Activation act, const float* dy, const float* x, const float* z, const float* gamma,
+                            const float* mean, const float* rstd, float* dz, float* dgamma, float* dbeta,
+                            int64_t rows, int64_t cols) {
+  need(z || act == Activation::Identity || act == Activation::ReLU, "layernorm_act_backward",
+       "z (the activation's input) is needed for this activation");
+  layernorm_backward(dy, x, gamma, mean, rstd, dz, dgamma, dbeta, rows, cols);
+  activation_backward(act, z ? z : x, dz, dz, rows * cols);
 }
 
 void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamParams& p) {

@@ -57,6 +57,12 @@ struct Params {
   double tol;
 };
 
+// As the CPU code: a loss or gradient beyond float32's range saturates to
+// ±FLT_MAX (3.402823466e38f) instead of overflowing to ±Inf; NaN stays NaN.
+__device__ __forceinline__ float saturate_to_float(double v) {
+  const double kMax = 3.4028234663852886e38;
+  return static_cast<float>(v > kMax ? kMax : v < -kMax ? -kMax : v);
+}
 __device__ __forceinline__ double softplus(double x) { return fmax(x, 0.0) + log1p(exp(-fabs(x))); }
 __device__ __forceinline__ double sigmoid_d(double x) {
   if (x >= 0) return 1.0 / (1.0 + exp(-x));
@@ -304,9 +310,9 @@ __global__ void k_serial_loss(Params P, const float* scores, const float* labels
     default:
       break;
   }
-  loss[q] = static_cast<float>(l);
+  loss[q] = saturate_to_float(l);
   if (g)
-    for (int i = 0; i < n; ++i) g[i] = static_cast<float>(b[i]);
+    for (int i = 0; i < n; ++i) g[i] = saturate_to_float(b[i]);
 }
 
 // ---- NeuralNDCG: one block per list ----

@@ -1,6 +1,9 @@
 #include "napi/convert.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <new>
 
 #include "core/error.h"
@@ -35,6 +38,8 @@ Napi::Error to_js_error(Napi::Env env, std::exception_ptr error) {
     Napi::Error err = Napi::Error::New(env, "ordo: out of memory");
     err.Value().Set("code", "ORDO_OUT_OF_MEMORY");
     return err;
+  } catch (const PendingJsException&) {
+    return Napi::Error::New(env, "ordo: a JS exception was thrown while reading an argument");
   } catch (const std::exception& e) {
     return Napi::Error::New(env, std::string("ordo: ") + e.what());
   } catch (...) {
@@ -49,15 +54,29 @@ std::string get_string(const Napi::Value& v, const char* name) {
   return s;
 }
 
-bool get_optional_bool(const Napi::Object& o, const char* key, bool fallback, const char* where) {
+bool can_call_js(Napi::Env env) {
+  // Setting a property may run JS (setters), so N-API refuses it, without a
+  // pending exception, once the environment can no longer run JS.
+  napi_value probe = nullptr, value = nullptr;
+  if (napi_create_object(env, &probe) != napi_ok || napi_get_boolean(env, true, &value) != napi_ok) return false;
+  return napi_set_named_property(env, probe, "probe", value) == napi_ok;
+}
+
+Napi::Value get_property(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
+  if (v.IsEmpty() || o.Env().IsExceptionPending()) throw PendingJsException();
+  return v;
+}
+
+bool get_optional_bool(const Napi::Object& o, const char* key, bool fallback, const char* where) {
+  Napi::Value v = get_property(o, key);
   if (v.IsUndefined()) return fallback;
   if (!v.IsBoolean()) throw ArgTypeError(std::string(where) + "." + key + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
 double get_optional_number(const Napi::Object& o, const char* key, double fallback, const char* where) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get_property(o, key);
   if (v.IsUndefined()) return fallback;
   if (!v.IsNumber()) throw ArgTypeError(std::string(where) + "." + key + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
@@ -66,7 +85,7 @@ double get_optional_number(const Napi::Object& o, const char* key, double fallba
 }
 
 std::string get_optional_string(const Napi::Object& o, const char* key, const char* where) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get_property(o, key);
   if (v.IsUndefined() || v.IsNull()) return std::string();
   return get_string(v, (std::string(where) + "." + key).c_str());
 }
@@ -75,6 +94,26 @@ Napi::Object get_optional_object(const Napi::CallbackInfo& info, size_t index, c
   if (info.Length() <= index || info[index].IsUndefined()) return Napi::Object::New(info.Env());
   if (!info[index].IsObject()) throw ArgTypeError(std::string(name) + " must be an object");
   return info[index].As<Napi::Object>();
+}
+
+void check_param_count(double count, const char* what) {
+  if (count > kMaxParams) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4g", count);
+    throw ordo::ArgumentError(std::string(what) + " has " + buf +
+                              " parameters, more than ordo's limit of 4294967295 (one Float32Array); use smaller sizes");
+  }
+}
+
+void check_host_bytes(double bytes, const std::string& what) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  double physical = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+  if (physical > 0 && bytes > physical) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " needs %.1f GiB, more than this machine's %.1f GiB of physical memory", bytes / 1073741824.0,
+                  physical / 1073741824.0);
+    throw ordo::ArgumentError(what + buf);
+  }
 }
 
 namespace {

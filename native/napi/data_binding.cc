@@ -55,13 +55,16 @@ class ReadDatasetWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::HandleScope scope(Env());
+    if (!can_call_js(Env())) return;  // the Worker that started the read is terminating
     if (error_) {
       deferred_.Reject(to_js_error(Env(), error_).Value());
       return;
     }
     deferred_.Resolve(dataset_to_js(Env(), std::move(ds_)));
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    if (can_call_js(Env())) deferred_.Reject(e.Value());
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

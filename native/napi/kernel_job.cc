@@ -22,6 +22,7 @@ class KernelWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "ordo.kernel"), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {
     for (Napi::Value& h : job_.handles) refs_.push_back(Napi::Persistent(h.As<Napi::Object>()));
     for (Tensor* t : job_.tensors) t->acquire();
+    for (int* c : job_.busy_counters) ++*c;
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -36,17 +37,20 @@ class KernelWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::HandleScope scope(Env());
     finish();
+    if (!can_call_js(Env())) return;  // the Worker that queued the job is terminating
     if (error_) deferred_.Reject(to_js_error(Env(), error_).Value());
     else deferred_.Resolve(Env().Undefined());
   }
   void OnError(const Napi::Error& e) override {
     finish();
+    if (!can_call_js(Env())) return;
     deferred_.Reject(e.Value());
   }
 
  private:
   void finish() {
     for (Tensor* t : job_.tensors) t->release();
+    for (int* c : job_.busy_counters) --*c;
     for (auto& r : refs_) r.Reset();
   }
   Napi::Promise::Deferred deferred_;
@@ -68,6 +72,14 @@ Napi::Value run_kernel_job(const Napi::CallbackInfo& info, KernelJob&& job, bool
       throw ordo::ArgumentError(std::string("all tensors of a kernel call must be on one device: found ") +
                                 ordo::backend_name(t->device()) + " and " + ordo::backend_name(job.device));
     }
+    // The bindings name the argument first; this catches any path that did not.
+    if (async && t->device() == ordo::Backend::Cpu && t->numel() > 0 && t->zero_copy()) {
+      throw ordo::ArgumentError("a tensor argument is a zero-copy view of a TypedArray; async kernels need owned tensors "
+                                "(Tensor.from(array, shape, { copy: true }))");
+    }
+  }
+  for (int* counter : job.busy_counters) {
+    if (*counter > 0) throw ordo::ArgumentError("the cache is in use by a running async kernel; await its Promise first");
   }
   count_kernel_launch(job.device);
   if (!async) {

@@ -14,7 +14,10 @@ namespace ordo_napi {
 struct KernelJob {
   std::function<void()> run;
   std::vector<Tensor*> tensors;       // kept alive and marked busy while an async job runs
-  std::vector<Napi::Value> handles;   // their JS objects
+  std::vector<Napi::Value> handles;   // their JS objects (and those of caches the job uses)
+  // Use counters of caches (MLP / transformer) the job uses: a call finding one
+  // non-zero is refused; an async job holds them (JS thread only) until it ends.
+  std::vector<int*> busy_counters;
   ordo::Backend device = ordo::Backend::Cpu;
 };
 

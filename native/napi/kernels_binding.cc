@@ -49,8 +49,7 @@ class CallArgs {
     }
     if (async_ && t->device() == Backend::Cpu && t->numel() > 0) {
       // A zero-copy view could be detached (transferred) while a worker thread uses it.
-      Napi::Object obj = info_[index].As<Napi::Object>();
-      if (obj.Get("isView").ToBoolean().Value()) {
+      if (t->zero_copy()) {
         throw ArgumentError(std::string(name) + " is a zero-copy view of a TypedArray; async kernels need owned tensors "
                             "(Tensor.from(array, shape, { copy: true }))");
       }
@@ -100,7 +99,7 @@ int64_t dim(Tensor* t, const char* name, size_t rank, size_t i) {
 double num(const Napi::Object& o, const char* key, double fallback) { return get_optional_number(o, key, fallback, "options"); }
 
 uint64_t seed_of(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get_property(o, key);
   if (v.IsUndefined()) return 0;
   if (v.IsBigInt()) {
     bool lossless = true;
@@ -331,7 +330,7 @@ Napi::Value adam_update(const Napi::CallbackInfo& info, bool async) {
   p.eps = static_cast<float>(num(o, "eps", p.eps));
   p.weight_decay = static_cast<float>(num(o, "weightDecay", p.weight_decay));
   double step = num(o, "step", 1);
-  if (step < 1 || step != std::floor(step)) throw ArgumentError("options.step must be an integer >= 1");
+  if (!(step >= 1 && step <= 9007199254740991.0 && step == std::floor(step))) throw ArgumentError("options.step must be an integer in [1, 2^53)");
   p.step = static_cast<int64_t>(step);
   p.decoupled = get_optional_bool(o, "decoupled", true, "options");
   if (!(p.beta1 >= 0 && p.beta1 < 1 && p.beta2 >= 0 && p.beta2 < 1)) throw ArgumentError("options.beta1 and options.beta2 must be in [0, 1)");

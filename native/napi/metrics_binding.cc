@@ -14,7 +14,7 @@ namespace {
 
 template <typename E>
 E parse_enum(const Napi::Object& o, const char* key, E fallback, std::initializer_list<std::pair<const char*, E>> choices) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get_property(o, key);
   if (v.IsUndefined()) return fallback;
   std::string allowed;
   if (v.IsString()) {
@@ -37,7 +37,7 @@ ordo::Convention read_convention(const Napi::Object& o) {
   c.ties = parse_enum(o, "ties", c.ties,
                       {{"stable", ordo::Ties::Stable}, {"average", ordo::Ties::Average}, {"pessimistic", ordo::Ties::Pessimistic}});
   c.relevance_threshold = get_optional_number(o, "relevanceThreshold", c.relevance_threshold, "convention");
-  Napi::Value em = o.Get("errMaxLabel");
+  Napi::Value em = get_property(o, "errMaxLabel");
   if (!em.IsUndefined() && !em.IsNull()) {
     c.err_max_label = get_optional_number(o, "errMaxLabel", -1, "convention");
     if (c.err_max_label < 0) throw ordo::ArgumentError("convention.errMaxLabel must be >= 0");

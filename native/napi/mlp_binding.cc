@@ -1,4 +1,5 @@
 // MLP scorer bindings: config parsing, the cache handle, forward/backward.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -25,7 +26,7 @@ ordo::MlpConfig read_config(const Napi::Value& v) {
   };
   cfg.in = integer("in", 0);
   cfg.out = integer("out", 1);
-  Napi::Value h = o.Get("hidden");
+  Napi::Value h = get_property(o, "hidden");
   if (!h.IsUndefined()) {
     if (!h.IsArray()) throw ArgTypeError("config.hidden must be an array of widths");
     Napi::Array a = h.As<Napi::Array>();
@@ -36,7 +37,7 @@ ordo::MlpConfig read_config(const Napi::Value& v) {
       cfg.hidden.push_back(static_cast<int64_t>(d));
     }
   }
-  Napi::Value act = o.Get("activation");
+  Napi::Value act = get_property(o, "activation");
   if (!act.IsUndefined()) {
     std::string s = get_string(act, "config.activation");
     if (s == "relu") cfg.act = ordo::Activation::ReLU;
@@ -49,6 +50,14 @@ ordo::MlpConfig read_config(const Napi::Value& v) {
   cfg.layernorm = get_optional_bool(o, "layerNorm", false, "config");
   cfg.dropout = static_cast<float>(get_optional_number(o, "dropout", 0, "config"));
   cfg.layernorm_eps = static_cast<float>(get_optional_number(o, "layerNormEps", 1e-5, "config"));
+  // Counted in double first: the exact int64 count could overflow for absurd widths.
+  double count = 0, prev = static_cast<double>(cfg.in);
+  for (int64_t h : cfg.hidden) {
+    count += prev * static_cast<double>(h) + static_cast<double>(h) * (cfg.layernorm ? 3 : 1);
+    prev = static_cast<double>(h);
+  }
+  count += prev * static_cast<double>(cfg.out) + static_cast<double>(cfg.out);
+  check_param_count(count, "config (MLP)");
   ordo::mlp_validate(cfg);
   return cfg;
 }
@@ -59,10 +68,23 @@ struct CacheHandle {
   std::shared_ptr<ordo::MlpCache> cache;
   ordo::MlpConfig cfg;
   int64_t accounted = 0;
+  // The last forward's input: the cache remembers its pointer (mlp_backward
+  // reads it), so it is kept alive here and re-checked by the backward.
+  Napi::ObjectReference x_ref;
+  Tensor* x = nullptr;
+  int busy = 0;  // running async jobs using the cache (JS thread only)
 };
 
+// Seeds are integers in [0, 2^53) (a double outside that range cannot be converted).
+uint64_t checked_seed(double seed, const char* name) {
+  if (!(seed >= 0 && seed <= 9007199254740991.0 && seed == std::floor(seed))) {
+    throw ArgumentError(std::string(name) + " must be an integer in [0, 2^53)");
+  }
+  return static_cast<uint64_t>(seed);
+}
+
 CacheHandle* unwrap_cache(const Napi::Value& v) {
-  Napi::Value h = v.IsObject() ? v.As<Napi::Object>().Get("handle") : Napi::Value();
+  Napi::Value h = v.IsObject() ? get_property(v.As<Napi::Object>(), "handle") : Napi::Value();
   if (h.IsEmpty() || !h.IsExternal()) throw ArgTypeError("cache must come from mlpCache(config, maxBatch, device)");
   CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
   if (!c->cache) throw ArgumentError("cache was disposed");
@@ -71,7 +93,7 @@ CacheHandle* unwrap_cache(const Napi::Value& v) {
 
 Napi::Value DisposeCache(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Napi::Value h = info[0].IsObject() ? info[0].As<Napi::Object>().Get("handle") : Napi::Value();
+    Napi::Value h = info[0].IsObject() ? get_property(info[0].As<Napi::Object>(), "handle") : Napi::Value();
     if (h.IsEmpty() || !h.IsExternal()) throw ArgTypeError("cache must come from mlpCache(config, maxBatch, device)");
     CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
     if (c->cache) {
@@ -96,8 +118,9 @@ Napi::Value InitParams(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     ordo::MlpConfig cfg = read_config(info[0]);
     double seed = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+    uint64_t s = checked_seed(seed, "seed");
     std::vector<float> params(static_cast<size_t>(ordo::mlp_param_count(cfg)));
-    ordo::mlp_init_params(cfg, params.data(), static_cast<uint64_t>(seed));
+    ordo::mlp_init_params(cfg, params.data(), s);
     return to_float32_array(info.Env(), std::move(params));
   });
 }
@@ -132,6 +155,17 @@ Napi::Value MakeCache(const Napi::CallbackInfo& info) {
       if (!ordo::cuda_status().usable) throw ordo::BackendError("device 'cuda' requested but CUDA is not usable here");
       backend = ordo::Backend::Cuda;
     } else throw ArgumentError("device must be 'cpu' or 'cuda'");
+    if (backend == ordo::Backend::Cpu) {
+      // MlpCache's floats (core/mlp.h): per hidden layer 2-5 x batch x h (+ a byte mask), plus 2 x batch x max width.
+      double per_row = 0, widest = static_cast<double>(cfg.out);
+      for (int64_t w : cfg.hidden) {
+        double h = static_cast<double>(w);
+        per_row += 4 * h * (2 + (cfg.layernorm ? 1 : 0) + (cfg.dropout > 0 ? 1 : 0)) + (cfg.layernorm ? 8 : 0) + (cfg.dropout > 0 ? h : 0);
+        widest = std::max(widest, h);
+      }
+      per_row += 8 * widest;
+      check_host_bytes(per_row * max_batch, "mlpCache(config, maxBatch = " + std::to_string(static_cast<int64_t>(max_batch)) + ")");
+    }
     auto* h = new CacheHandle{std::make_shared<ordo::MlpCache>(backend, cfg, static_cast<int64_t>(max_batch)), cfg, 0};
     h->accounted = static_cast<int64_t>(h->cache->bytes());
     Napi::MemoryManagement::AdjustExternalMemory(info.Env(), h->accounted);
@@ -167,7 +201,7 @@ Napi::Value forward_impl(const Napi::CallbackInfo& info, bool async) {
   CacheHandle* cache = unwrap_cache(info[4]);
   Napi::Object o = get_optional_object(info, 5, "options");
   bool training = get_optional_bool(o, "training", false, "options");
-  double seed = get_optional_number(o, "seed", 0, "options");
+  uint64_t seed = checked_seed(get_optional_number(o, "seed", 0, "options"), "options.seed");
   if (!same_config(cache->cfg, cfg)) throw ArgumentError("cache was made for a different config");
   if (cache->cache->backend() != job.device) throw ArgumentError("cache is on another device than the tensors");
   if (params->numel() != ordo::mlp_param_count(cfg)) throw ArgumentError("params must hold " + std::to_string(ordo::mlp_param_count(cfg)) + " floats");
@@ -179,7 +213,11 @@ Napi::Value forward_impl(const Napi::CallbackInfo& info, bool async) {
   ordo::Backend dev = job.device;
   std::shared_ptr<ordo::MlpCache> c = cache->cache;
   job.handles.push_back(info[4]);
-  job.run = [=] { ordo::mlp_forward(dev, cfg, pp, px, batch, training, static_cast<uint64_t>(seed), *c, py); };
+  job.busy_counters.push_back(&cache->busy);
+  if (cache->busy > 0) throw ArgumentError("cache is in use by a running async kernel; await its Promise first");
+  cache->x_ref = Napi::Persistent(info[2].As<Napi::Object>());
+  cache->x = x;
+  job.run = [=] { ordo::mlp_forward(dev, cfg, pp, px, batch, training, seed, *c, py); };
   return run_kernel_job(info, std::move(job), async);
 }
 
@@ -202,6 +240,13 @@ Napi::Value backward_impl(const Napi::CallbackInfo& info, bool async) {
   Tensor* dy = take(3, "dy", false);
   Tensor* grads = take(4, "grads", false);
   Tensor* dx = take(5, "dx", true);
+  if (cache->busy > 0) throw ArgumentError("cache is in use by a running async kernel; await its Promise first");
+  if (!cache->x) throw ArgumentError("cache holds no mlpForward yet");
+  if (cache->x->disposed()) throw ArgumentError("the x tensor of the last mlpForward was disposed");
+  // keep the last forward's input alive and busy while the job runs
+  cache->x->data("x (of the last mlpForward)");
+  job.tensors.push_back(cache->x);
+  job.handles.push_back(cache->x_ref.Value());
   if (!same_config(cache->cfg, cfg)) throw ArgumentError("cache was made for a different config");
   if (cache->cache->backend() != job.device) throw ArgumentError("cache is on another device than the tensors");
   int64_t count = ordo::mlp_param_count(cfg);
@@ -215,6 +260,7 @@ Napi::Value backward_impl(const Napi::CallbackInfo& info, bool async) {
   ordo::Backend dev = job.device;
   std::shared_ptr<ordo::MlpCache> c = cache->cache;
   job.handles.push_back(info[2]);
+  job.busy_counters.push_back(&cache->busy);
   job.run = [=] { ordo::mlp_backward(dev, cfg, pp, *c, pdy, batch, pg, pdx); };
   return run_kernel_job(info, std::move(job), async);
 }

@@ -1,5 +1,6 @@
 #include "napi/tensor.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -105,6 +106,10 @@ bool typed_array_detached(Napi::Env env, const Napi::TypedArray& a) {
   return detached;
 }
 
+// The array's current bytes: a resizable ArrayBuffer can shrink (or move out
+// from under a length-tracking array) after a zero-copy view was made of it.
+size_t typed_array_bytes(const Napi::TypedArray& a) { return a.ByteLength(); }
+
 }  // namespace
 
 const char* dtype_name(DType d) {
@@ -192,6 +197,9 @@ void Tensor::own_host(Napi::Env env, bool zeroed) {
 
 void* Tensor::data(const char* what) const {
   if (disposed_) throw ordo::ArgumentError(std::string(what) + " was disposed");
+  if (busy()) {
+    throw ordo::ArgumentError(std::string(what) + " is in use by a running async kernel; await its Promise before using the tensor again");
+  }
   if (parent_tensor_) {
     if (parent_tensor_->disposed()) throw ordo::ArgumentError(std::string(what) + " is a view of a tensor that was disposed");
     return static_cast<uint8_t*>(parent_tensor_->data(what)) + parent_offset_ * static_cast<int64_t>(dtype_size(dtype_));
@@ -199,6 +207,10 @@ void* Tensor::data(const char* what) const {
   if (!view_.IsEmpty()) {
     if (typed_array_detached(Env(), view_.Value())) {
       throw ordo::ArgumentError(std::string(what) + " views a TypedArray whose buffer was detached (transferred)");
+    }
+    Napi::TypedArray a = view_.Value();
+    if (typed_array_bytes(a) < view_bytes_ || typed_array_data(a) != view_data_) {
+      throw ordo::ArgumentError(std::string(what) + " views a TypedArray whose (resizable) buffer shrank or moved");
     }
     return view_data_;
   }
@@ -227,7 +239,9 @@ Napi::Value Tensor::view(const Napi::CallbackInfo& info) {
     std::vector<int64_t> shape = parse_shape(info[0], "shape");
     int64_t numel = shape_numel(shape, "shape");
     double off = info.Length() > 1 && !info[1].IsUndefined() ? (info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1) : 0;
-    if (!(off >= 0 && off == static_cast<double>(static_cast<int64_t>(off)))) throw ordo::ArgumentError("view offset must be an integer >= 0");
+    if (!(off >= 0 && off <= static_cast<double>(kMaxElements) && off == std::floor(off))) {
+      throw ordo::ArgumentError("view offset must be an integer >= 0");
+    }
     int64_t offset = static_cast<int64_t>(off);
     if (offset > numel_ || numel > numel_ - offset) {
       throw ordo::ArgumentError("view of " + std::to_string(numel) + " elements at offset " + std::to_string(offset) + " exceeds the tensor's " +
@@ -271,7 +285,6 @@ Napi::Value Tensor::copy_from(const Napi::CallbackInfo& info) {
       throw ordo::ArgumentError("copyFrom(array): array has " + std::to_string(a.ElementLength()) + " elements, the tensor " +
                                 std::to_string(numel_));
     }
-    if (busy_.load() > 0) throw ordo::ArgumentError("tensor is in use by a running async kernel");
     if (numel_ == 0) return info.This();
 #ifdef ORDO_WITH_CUDA
     if (device_ == ordo::Backend::Cuda) {
@@ -341,7 +354,7 @@ Napi::Value TensorFrom(const Napi::CallbackInfo& info) {
       throw ordo::ArgumentError("shape holds " + std::to_string(numel) + " elements but the array has " + std::to_string(a.ElementLength()));
     }
     Napi::Object opts = get_optional_object(info, 2, "options");
-    ordo::Backend device = parse_device(opts.Get("device"));
+    ordo::Backend device = parse_device(get_property(opts, "device"));
     bool copy = get_optional_bool(opts, "copy", device != ordo::Backend::Cpu, "options");
     Napi::Object obj;
     Tensor* t = Tensor::make(info.Env(), obj, dtype, shape, numel, device);
@@ -356,6 +369,7 @@ Napi::Value TensorFrom(const Napi::CallbackInfo& info) {
     if (!copy) {  // zero-copy view: the tensor keeps the array alive and checks for detachment on each use
       t->view_ = Napi::Reference<Napi::TypedArray>::New(a, 1);
       t->view_data_ = typed_array_data(a);
+      t->view_bytes_ = bytes;
       return obj;
     }
     t->own_host(info.Env(), false);
@@ -370,8 +384,8 @@ Napi::Value TensorZeros(const Napi::CallbackInfo& info) {
     std::vector<int64_t> shape = parse_shape(info[0], "shape");
     int64_t numel = shape_numel(shape, "shape");
     Napi::Object opts = get_optional_object(info, 1, "options");
-    DType dtype = opts.Get("dtype").IsUndefined() ? DType::F32 : parse_dtype(opts.Get("dtype"), "options.dtype");
-    ordo::Backend device = parse_device(opts.Get("device"));
+    DType dtype = get_property(opts, "dtype").IsUndefined() ? DType::F32 : parse_dtype(get_property(opts, "dtype"), "options.dtype");
+    ordo::Backend device = parse_device(get_property(opts, "device"));
     Napi::Object obj;
     Tensor* t = Tensor::make(info.Env(), obj, dtype, shape, numel, device);
 #ifdef ORDO_WITH_CUDA

@@ -23,9 +23,10 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   explicit Tensor(const Napi::CallbackInfo& info);
   ~Tensor() override;
 
-  // Checked access for kernels: throws ArgTypeError / ordo::ArgumentError
-  // naming `what` when the tensor is disposed, its buffer detached, or the
-  // dtype differs.
+  // Checked access for kernels (JS thread only): throws ordo::ArgumentError
+  // naming `what` when the tensor is disposed, its TypedArray detached or
+  // shrunk, or it is in use by a running async kernel (a second call on it
+  // would race with the worker thread).
   void* data(const char* what) const;
   DType dtype() const { return dtype_; }
   ordo::Backend device() const { return device_; }
@@ -34,6 +35,11 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   size_t byte_length() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
   bool disposed() const { return disposed_; }
   bool isViewLike() const { return !view_.IsEmpty(); }
+  // A zero-copy view of a JS TypedArray (directly or through a tensor view):
+  // its memory can be detached or shrunk by JS, so async kernels refuse it.
+  bool zero_copy() const { return isViewLike() || (parent_tensor_ && parent_tensor_->isViewLike()); }
+  // In use by a running async kernel (itself, or the tensor it is a view of).
+  bool busy() const { return busy_.load() > 0 || (parent_tensor_ && parent_tensor_->busy_.load() > 0); }
 
   // Marks the tensor as used by an async kernel (dispose() refuses meanwhile).
   void acquire() {
@@ -78,6 +84,7 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   void* owned_ = nullptr;            // CPU malloc or CUDA device memory we own
   Napi::Reference<Napi::TypedArray> view_;  // zero-copy CPU view of a JS TypedArray
   void* view_data_ = nullptr;
+  size_t view_bytes_ = 0;            // byte length of the viewed TypedArray when the view was made
   Napi::ObjectReference parent_;     // for views of another tensor: keeps it alive
   Tensor* parent_tensor_ = nullptr;
   int64_t parent_offset_ = 0;        // in elements

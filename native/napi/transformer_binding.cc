@@ -39,7 +39,7 @@ ordo::TransformerConfig read_config(const Napi::Value& v) {
   cfg.heads = integer("heads", 1);
   cfg.layers = integer("layers", 1);
   cfg.d_ff = integer("dFF", static_cast<double>(4 * cfg.d_model));
-  Napi::Value act = o.Get("inputActivation");
+  Napi::Value act = get_property(o, "inputActivation");
   if (!act.IsUndefined()) {
     std::string s = get_string(act, "config.inputActivation");
     if (s == "relu") cfg.input_act = ordo::Activation::ReLU;
@@ -51,6 +51,11 @@ ordo::TransformerConfig read_config(const Napi::Value& v) {
   }
   cfg.dropout = static_cast<float>(get_optional_number(o, "dropout", 0, "config"));
   cfg.ln_eps = static_cast<float>(get_optional_number(o, "layerNormEps", 1e-6, "config"));
+  {  // counted in double first: the exact int64 count could overflow for absurd sizes
+    const double in = static_cast<double>(cfg.in), d = static_cast<double>(cfg.d_model), f = static_cast<double>(cfg.d_ff);
+    const double per_layer = 4 * (d * d + d) + 2 * d * f + f + 5 * d;
+    check_param_count(in * d + d + static_cast<double>(cfg.layers) * per_layer + 3 * d + 1, "config (transformer)");
+  }
   ordo::transformer_validate(cfg);
   return cfg;
 }
@@ -70,10 +75,11 @@ struct CacheHandle {
   Tensor* x = nullptr;
   Tensor* offsets = nullptr;
   int64_t docs = -1;  // rows of the last forward (set when it was validated)
+  int busy = 0;       // running async jobs using the cache (JS thread only)
 };
 
 CacheHandle* unwrap_cache(const Napi::Value& v) {
-  Napi::Value h = v.IsObject() ? v.As<Napi::Object>().Get("handle") : Napi::Value();
+  Napi::Value h = v.IsObject() ? get_property(v.As<Napi::Object>(), "handle") : Napi::Value();
   if (h.IsEmpty() || !h.IsExternal())
     throw ArgTypeError("cache must come from transformerCache(config, maxDocs, maxListLength, device)");
   CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
@@ -83,7 +89,7 @@ CacheHandle* unwrap_cache(const Napi::Value& v) {
 
 Napi::Value DisposeTransformerCache(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    Napi::Value h = info[0].IsObject() ? info[0].As<Napi::Object>().Get("handle") : Napi::Value();
+    Napi::Value h = info[0].IsObject() ? get_property(info[0].As<Napi::Object>(), "handle") : Napi::Value();
     if (h.IsEmpty() || !h.IsExternal()) throw ArgTypeError("cache must come from transformerCache(...)");
     CacheHandle* c = h.As<Napi::External<CacheHandle>>().Data();
     if (c->cache) {
@@ -117,8 +123,7 @@ class Args {
       throw ArgumentError(std::string(name) + " is on " + ordo::backend_name(t->device()) +
                           " but the other tensors are on " + ordo::backend_name(job.device));
     }
-    if (async_ && t->device() == Backend::Cpu && t->numel() > 0 && handle.IsObject() &&
-        handle.As<Napi::Object>().Get("isView").ToBoolean().Value())
+    if (async_ && t->device() == Backend::Cpu && t->numel() > 0 && t->zero_copy())
       throw ArgumentError(std::string(name) + " is a zero-copy view of a TypedArray; async kernels need owned tensors "
                           "(Tensor.from(array, shape, { copy: true }))");
     t->data(name);  // disposed / detached checks
@@ -259,6 +264,8 @@ Napi::Value forward_impl(const Napi::CallbackInfo& info, bool async) {
   float* ps = static_cast<float*>(scores->data("scores"));
   const Backend dev = args.job.device;
   std::shared_ptr<ordo::TransformerCache> c = cache->cache;
+  if (cache->busy > 0) throw ArgumentError("cache is in use by a running async kernel; await its Promise first");
+  args.job.busy_counters.push_back(&cache->busy);
   cache->x_ref = Napi::Persistent(info[2].As<Napi::Object>());
   cache->offsets_ref = Napi::Persistent(info[3].As<Napi::Object>());
   cache->x = x, cache->offsets = offsets, cache->docs = docs;
@@ -279,6 +286,8 @@ Napi::Value backward_impl(const Napi::CallbackInfo& info, bool async) {
   Tensor* grads = args.tensor(4, "grads", DType::F32);
   Tensor* dx = args.tensor(5, "dx", DType::F32, true);
   check_cache_device(cache, cfg, args.job.device);
+  if (cache->busy > 0) throw ArgumentError("cache is in use by a running async kernel; await its Promise first");
+  args.job.busy_counters.push_back(&cache->busy);
   if (cache->docs < 0 || !cache->x || !cache->offsets) throw ArgumentError("cache holds no transformerForward yet");
   if (cache->x->disposed() || cache->offsets->disposed())
     throw ArgumentError("the x or offsets tensor of the last transformerForward was disposed");

@@ -1,8 +1,11 @@
 // C++ tests of the dense-layer kernels (core/dense.h) and the MLP (core/mlp.h):
 // SGEMM against the triple-loop reference on both CPU code paths, every
 // primitive against a scalar (double) formula and central finite differences,
-// the optimisers against PyTorch's update rules, an MLP gradient check, and
+// the optimisers against PyTorch's update rules, an MLP gradient check, the
+// fused paths (sgemm_fused epilogues, LayerNorm + dropout, LayerNorm +
+// activation backward, the fused MLP) against the unfused composition, and
 // CPU/CUDA parity when a usable GPU is present (SKIP otherwise).
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -480,6 +483,329 @@ TEST_CASE("mlp: eval mode turns dropout off; training with a seed is reproducibl
                "batch");
 }
 
+// ---- fused paths (sgemm_fused, layernorm_dropout_forward, layernorm_act_backward, the fused MLP) ----------------
+namespace {
+
+// The unfused composition that sgemm_fused's epilogue stands for (core/dense.h), on the reference GEMM.
+void fused_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                     int64_t ldb, float* c, int64_t ldc, const GemmEpilogue& e) {
+  cpu::sgemm_reference(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float& v = c[i * ldc + j];
+      if (e.bias) v += e.bias[j];
+      if (e.pre) e.pre[i * ldc + j] = v;
+      cpu::activation_forward(e.act, &v, &v, 1);
+      if (e.keep) v = e.keep[i * ldc + j] ? v / (1.0f - e.dropout_p) : 0.0f;
+      if (e.grad_x) cpu::activation_backward(e.grad_act, e.grad_x + i * ldc + j, &v, &v, 1);
+    }
+  if (e.b_col_sums)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (int64_t p = 0; p < k; ++p) s += b[p * ldb + j];
+      e.b_col_sums[j] = static_cast<float>(s);
+    }
+}
+
+// |got - want| within the GEMM error bound of check_gemm, scaled by the largest
+// |slope| of the epilogue (activations are Lipschitz with constant <= ~1.1).
+void check_fused(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int variant, uint64_t seed) {
+  const int64_t pad = 2, lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  auto a = randv((ta ? k : m) * lda, seed), b = randv((tb ? n : k) * ldb, seed + 1);
+  auto bias = randv(n, seed + 2), gx = randv(m * ldc, seed + 3, -3, 3);
+  std::vector<uint8_t> keep(m * ldc);
+  for (size_t i = 0; i < keep.size(); ++i) keep[i] = rng_uniform(seed + 4, i) >= 0.3f;
+  const Activation acts[] = {Activation::Identity, Activation::ReLU, Activation::SiLU, Activation::GELU,
+                             Activation::Tanh};
+  GemmEpilogue e;
+  std::vector<float> pre(m * ldc, 7.0f), pre_ref(m * ldc, 7.0f), cs(n, -1.0f), cs_ref(n, -2.0f);
+  if (variant < 5) {  // forward: bias, pre, act
+    e.bias = bias.data(), e.pre = pre.data(), e.act = acts[variant];
+  } else if (variant < 10) {  // backward: dropout then activation slope
+    e.keep = keep.data(), e.dropout_p = 0.3f, e.grad_x = gx.data(), e.grad_act = acts[variant - 5];
+  } else {  // weight gradient with the bias gradient on the side
+    e.b_col_sums = tb ? nullptr : cs.data();
+  }
+  GemmEpilogue er = e;
+  if (er.pre) er.pre = pre_ref.data();
+  if (er.b_col_sums) er.b_col_sums = cs_ref.data();
+  auto c = randv(m * ldc, seed + 5), cr = c;  // C's old contents must not matter (beta = 0)
+  c[0] = std::numeric_limits<float>::quiet_NaN();
+  cpu::sgemm_fused(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc, e);
+  fused_reference(ta, tb, m, n, k, a.data(), lda, b.data(), ldb, cr.data(), ldc, er);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double mag = 0.0;
+      for (int64_t p = 0; p < k; ++p)
+        mag += std::fabs((ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]));
+      const double tol = 4.0 * (k + 2) * FLT_EPSILON * (mag + 1.0) * 1.5 + 1e-6;
+      const int64_t o = i * ldc + j;
+      if (!(std::fabs(c[o] - cr[o]) <= tol)) {
+        std::ostringstream os;
+        os << "sgemm_fused variant " << variant << " ta=" << ta << " tb=" << tb << " " << m << "x" << n << "x" << k
+           << " C[" << i << "," << j << "] = " << c[o] << " vs " << cr[o];
+        throw ordo_test::Failure{os.str()};
+      }
+      if (e.pre) CHECK_NEAR(pre[o], pre_ref[o], tol);
+    }
+  for (int64_t i = 0; i < m; ++i)  // the padding between rows is untouched
+    for (int64_t j = n; j < ldc; ++j) CHECK(pre[i * ldc + j] == 7.0f);
+  if (e.b_col_sums)
+    for (int64_t j = 0; j < n; ++j)  // same double sum, same order: bit-identical
+      if (cs[j] != cs_ref[j]) {
+        std::ostringstream os;
+        os << "b_col_sums " << m << "x" << n << "x" << k << " ta=" << ta << " [" << j << "] " << cs[j] << " vs " << cs_ref[j];
+        throw ordo_test::Failure{os.str()};
+      }
+}
+
+}  // namespace
+
+TEST_CASE("sgemm_fused: every epilogue vs the unfused composition (transposes, edges, n = 1 GEMV, k = 1, K blocks)") {
+  const std::vector<GemmShape> shapes = {{1, 1, 1},   {7, 13, 5},  {6, 16, 8},    {37, 1, 300}, {300, 1, 37},
+                                         {50, 70, 1}, {65, 129, 31}, {13, 64, 600}, {128, 48, 40},
+                                         {300, 70, 80}, {40, 200, 300}};  // the last two run on 2+ threads (M, N split)
+  uint64_t seed = 100;
+  for (const GemmShape& s : shapes)
+    for (int t = 0; t < 4; ++t)
+      for (int variant = 0; variant < 11; ++variant) check_fused(t & 1, t & 2, s.m, s.n, s.k, variant, seed += 7);
+}
+
+TEST_CASE("sgemm_fused: the bias gradient equals bias_backward bit for bit; threads do not change results") {
+  const int64_t rows = 700, in = 37, out = 150;
+  auto x = randv(rows * in, 1), dy = randv(rows * out, 2);
+  std::vector<float> db_ref(out), db(out), dw1(in * out), dw2(in * out), db2(out);
+  cpu::bias_backward(dy.data(), rows, out, db_ref.data());
+  GemmEpilogue e;
+  const int saved = num_threads();
+  set_num_threads(1);
+  e.b_col_sums = db.data();
+  cpu::sgemm_fused(true, false, in, out, rows, x.data(), in, dy.data(), out, dw1.data(), out, e);
+  set_num_threads(2);
+  e.b_col_sums = db2.data();
+  cpu::sgemm_fused(true, false, in, out, rows, x.data(), in, dy.data(), out, dw2.data(), out, e);
+  set_num_threads(saved);
+  CHECK(db == db_ref);
+  CHECK(db2 == db_ref);
+  CHECK(dw1 == dw2);
+  // a one-column dY (a scorer's output layer): GEMV path, same sums
+  std::vector<float> g1(in), b1(1), b1_ref(1);
+  cpu::bias_backward(dy.data(), rows, 1, b1_ref.data());
+  e.b_col_sums = b1.data();
+  cpu::sgemm_fused(true, false, in, 1, rows, x.data(), in, dy.data(), 1, g1.data(), 1, e);
+  CHECK(b1 == b1_ref);
+  // errors name the problem
+  CHECK_THROWS(ArgumentError, cpu::sgemm_fused(false, true, 4, 4, 4, x.data(), 4, dy.data(), 4, dw1.data(), 4, e),
+               "b_col_sums needs trans_b == false");
+  GemmEpilogue bad;
+  bad.dropout_p = 1.0f;
+  CHECK_THROWS(ArgumentError, cpu::sgemm_fused(false, false, 4, 4, 4, x.data(), 4, dy.data(), 4, dw1.data(), 4, bad),
+               "dropout_p");
+  // empty shapes: k = 0 gives act(bias), m = 0 still sums B's columns (none here: k = 0 rows -> 0)
+  std::vector<float> c(6, 5.0f), bias = {1.0f, -2.0f, 3.0f};
+  GemmEpilogue f;
+  f.bias = bias.data(), f.act = Activation::ReLU;
+  cpu::sgemm_fused(false, false, 2, 3, 0, nullptr, 1, nullptr, 3, c.data(), 3, f);
+  CHECK(c == std::vector<float>({1.0f, 0.0f, 3.0f, 1.0f, 0.0f, 3.0f}));
+}
+
+TEST_CASE("layernorm_dropout_forward: LayerNorm then dropout, same masks; p = 0; no affine; odd widths") {
+  for (int64_t cols : {1, 7, 8, 33, 256}) {
+    const int64_t rows = 45, n = rows * cols;
+    auto x = randv(n, cols, -2, 3), gamma = randv(cols, 2, 0.5f, 1.5f), beta = randv(cols, 3);
+    for (int affine = 0; affine < 2; ++affine)
+      for (float p : {0.0f, 0.1f, 0.5f}) {
+        const float* g = affine ? gamma.data() : nullptr;
+        const float* bt = affine ? beta.data() : nullptr;
+        std::vector<float> y(n), yr(n), mean(rows), rstd(rows), mr(rows), rr(rows);
+        std::vector<uint8_t> mask(n, 9), maskr(n, 9);
+        cpu::layernorm_dropout_forward(x.data(), g, bt, y.data(), mean.data(), rstd.data(), p > 0 ? mask.data() : nullptr,
+                                       rows, cols, 1e-5f, p, 42, 1000);
+        cpu::layernorm_forward(x.data(), g, bt, yr.data(), mr.data(), rr.data(), rows, cols, 1e-5f);
+        if (p > 0) cpu::dropout_forward(yr.data(), yr.data(), maskr.data(), n, p, 42, 1000);
+        for (int64_t r = 0; r < rows; ++r) {
+          CHECK_NEAR(mean[r], mr[r], 1e-6 + 1e-6 * std::fabs(mr[r]));
+          CHECK_NEAR(rstd[r], rr[r], 1e-5 * std::fabs(rr[r]));
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          CHECK_NEAR(y[i], yr[i], 2e-5 * (1.0 + std::fabs(yr[i])));
+          if (p > 0) CHECK(mask[i] == maskr[i]);
+        }
+      }
+  }
+  std::vector<float> x(4), y(4), m(1), r(1);
+  CHECK_THROWS(ArgumentError, cpu::layernorm_dropout_forward(x.data(), nullptr, nullptr, y.data(), m.data(), r.data(),
+                                                              nullptr, 1, 4, 1e-5f, 0.5f, 1, 0),
+               "needs a mask");
+}
+
+TEST_CASE("layernorm_act_backward: vs layernorm_backward + activation_backward, and central differences") {
+  const Activation acts[] = {Activation::Identity, Activation::ReLU, Activation::SiLU, Activation::GELU,
+                             Activation::Tanh};
+  for (int64_t cols : {3, 8, 19, 256})
+    for (Activation act : acts) {
+      const int64_t rows = 41, n = rows * cols;
+      auto z = randv(n, cols + 1, -3, 3), dy = randv(n, 2), gamma = randv(cols, 3, 0.5f, 1.5f);
+      std::vector<float> x(n), ln(n), mean(rows), rstd(rows);
+      cpu::activation_forward(act, z.data(), x.data(), n);
+      cpu::layernorm_forward(x.data(), gamma.data(), nullptr, ln.data(), mean.data(), rstd.data(), rows, cols, 1e-5f);
+      std::vector<float> dz(n), dzr(n), dg(cols), db(cols), dgr(cols), dbr(cols);
+      const bool needs_z = act != Activation::Identity && act != Activation::ReLU;
+      cpu::layernorm_act_backward(act, dy.data(), x.data(), needs_z ? z.data() : nullptr, gamma.data(), mean.data(),
+                                  rstd.data(), dz.data(), dg.data(), db.data(), rows, cols);
+      cpu::layernorm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), dzr.data(), dgr.data(),
+                              dbr.data(), rows, cols);
+      cpu::activation_backward(act, z.data(), dzr.data(), dzr.data(), n);
+      double scale = 0.0;
+      for (float v : dzr) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+      for (int64_t i = 0; i < n; ++i) CHECK_NEAR(dz[i], dzr[i], 1e-5 * (1.0 + scale));
+      for (int64_t c = 0; c < cols; ++c) {
+        CHECK_NEAR(dg[c], dgr[c], 1e-5 * (1.0 + std::fabs(dgr[c])));
+        CHECK_NEAR(db[c], dbr[c], 1e-5 * (1.0 + std::fabs(dbr[c])));
+      }
+    }
+  // central differences of L = sum(w * LN(silu(z))) w.r.t. z, in double around the float kernels
+  const int64_t rows = 3, cols = 10, n = rows * cols;
+  auto z = randv(n, 5, -2, 2), w = randv(n, 6), gamma = randv(cols, 7, 0.5f, 1.5f), beta = randv(cols, 8);
+  auto loss = [&](const std::vector<float>& zz) {
+    std::vector<float> x(n), y(n), m(rows), r(rows);
+    cpu::activation_forward(Activation::SiLU, zz.data(), x.data(), n);
+    cpu::layernorm_forward(x.data(), gamma.data(), beta.data(), y.data(), m.data(), r.data(), rows, cols, 1e-5f);
+    double L = 0.0;
+    for (int64_t i = 0; i < n; ++i) L += static_cast<double>(w[i]) * y[i];
+    return L;
+  };
+  std::vector<float> x(n), y(n), m(rows), r(rows), dz(n), dg(cols), db(cols);
+  cpu::activation_forward(Activation::SiLU, z.data(), x.data(), n);
+  cpu::layernorm_forward(x.data(), gamma.data(), beta.data(), y.data(), m.data(), r.data(), rows, cols, 1e-5f);
+  cpu::layernorm_act_backward(Activation::SiLU, w.data(), x.data(), z.data(), gamma.data(), m.data(), r.data(),
+                              dz.data(), dg.data(), db.data(), rows, cols);
+  const float h = 1e-2f;
+  for (int64_t i = 0; i < n; ++i) {
+    auto zp = z, zm = z;
+    zp[i] += h, zm[i] -= h;
+    const double fd = (loss(zp) - loss(zm)) / (2.0 * h);
+    CHECK_NEAR(dz[i], fd, 3e-3 + 3e-3 * std::fabs(fd));
+  }
+  CHECK_THROWS(ArgumentError,
+               cpu::layernorm_act_backward(Activation::SiLU, w.data(), x.data(), nullptr, gamma.data(), m.data(),
+                                           r.data(), dz.data(), nullptr, nullptr, rows, cols),
+               "z (the activation's input)");
+}
+
+namespace {
+// mlp_forward / mlp_backward as they were before the fused paths: one unfused primitive per step.
+struct UnfusedMlp {
+  const MlpConfig& cfg;
+  std::vector<MlpLayerLayout> layout;
+  std::vector<std::vector<float>> z, a, ln, drop, mean, rstd, out;
+  std::vector<std::vector<uint8_t>> mask;
+  explicit UnfusedMlp(const MlpConfig& c) : cfg(c), layout(mlp_layout(c)) {}
+  void forward(const float* p, const float* x, int64_t B, bool training, uint64_t seed, float* y) {
+    const size_t nh = cfg.hidden.size();
+    z.assign(nh, {}), a.assign(nh, {}), ln.assign(nh, {}), drop.assign(nh, {}), mean.assign(nh, {}), rstd.assign(nh, {});
+    mask.assign(nh, {}), out.assign(nh, {});
+    const float* in = x;
+    uint64_t off = 0;
+    for (size_t l = 0; l < nh; ++l) {
+      const MlpLayerLayout& L = layout[l];
+      const int64_t n = B * L.out;
+      z[l].resize(n), a[l].resize(n);
+      cpu::sgemm(false, false, B, L.out, L.in, 1.0f, in, L.in, p + L.w, L.out, 0.0f, z[l].data(), L.out);
+      cpu::add_bias(z[l].data(), p + L.b, B, L.out);
+      cpu::activation_forward(cfg.act, z[l].data(), a[l].data(), n);
+      out[l] = a[l];
+      if (cfg.layernorm) {
+        ln[l].resize(n), mean[l].resize(B), rstd[l].resize(B);
+        cpu::layernorm_forward(a[l].data(), p + L.gamma, p + L.beta, ln[l].data(), mean[l].data(), rstd[l].data(), B,
+                               L.out, cfg.layernorm_eps);
+        out[l] = ln[l];
+      }
+      if (training && cfg.dropout > 0) {
+        drop[l].resize(n), mask[l].resize(n);
+        cpu::dropout_forward(out[l].data(), drop[l].data(), mask[l].data(), n, cfg.dropout, seed, off);
+        out[l] = drop[l];
+      }
+      off += static_cast<uint64_t>(n);
+      in = out[l].data();
+    }
+    const MlpLayerLayout& L = layout.back();
+    cpu::sgemm(false, false, B, L.out, L.in, 1.0f, in, L.in, p + L.w, L.out, 0.0f, y, L.out);
+    cpu::add_bias(y, p + L.b, B, L.out);
+  }
+  void backward(const float* p, const float* x, const float* dy, int64_t B, bool training, float* g, float* dx) {
+    const size_t nh = cfg.hidden.size();
+    std::vector<float> cur(dy, dy + B * layout.back().out);
+    for (size_t l = nh + 1; l-- > 0;) {
+      const MlpLayerLayout& L = layout[l];
+      const int64_t n = B * L.out;
+      if (l < nh) {
+        if (training && cfg.dropout > 0) cpu::dropout_backward(cur.data(), mask[l].data(), cur.data(), n, cfg.dropout);
+        if (cfg.layernorm) {
+          std::vector<float> t(n);
+          cpu::layernorm_backward(cur.data(), a[l].data(), p + L.gamma, mean[l].data(), rstd[l].data(), t.data(),
+                                  g + L.gamma, g + L.beta, B, L.out);
+          cur = t;
+        }
+        cpu::activation_backward(cfg.act, z[l].data(), cur.data(), cur.data(), n);
+      }
+      const float* in = l == 0 ? x : out[l - 1].data();
+      cpu::sgemm(true, false, L.in, L.out, B, 1.0f, in, L.in, cur.data(), L.out, 0.0f, g + L.w, L.out);
+      cpu::bias_backward(cur.data(), B, L.out, g + L.b);
+      std::vector<float> next(B * L.in);
+      cpu::sgemm(false, true, B, L.in, L.out, 1.0f, cur.data(), L.out, p + L.w, L.out, 0.0f, next.data(), L.in);
+      if (l == 0) std::copy(next.begin(), next.end(), dx);
+      cur = next;
+    }
+  }
+};
+
+void check_mlp_matches_unfused(const MlpConfig& cfg, int64_t batch, bool training) {
+  std::vector<float> params(mlp_param_count(cfg));
+  mlp_init_params(cfg, params.data(), 5);
+  for (const auto& l : mlp_layout(cfg))
+    if (l.gamma >= 0)
+      for (int64_t i = 0; i < l.out; ++i) params[l.gamma + i] += 0.3f * (rng_uniform(9, i) - 0.5f);
+  auto x = randv(batch * cfg.in, 6), dy = randv(batch * cfg.out, 7);
+  MlpCache cache(Backend::Cpu, cfg, batch);
+  std::vector<float> y(batch * cfg.out), yr(y.size()), g(params.size()), gr(params.size()), dx(x.size()), dxr(x.size());
+  mlp_forward(Backend::Cpu, cfg, params.data(), x.data(), batch, training, 31, cache, y.data());
+  mlp_backward(Backend::Cpu, cfg, params.data(), cache, dy.data(), batch, g.data(), dx.data());
+  UnfusedMlp ref(cfg);
+  ref.forward(params.data(), x.data(), batch, training, 31, yr.data());
+  ref.backward(params.data(), x.data(), dy.data(), batch, training, gr.data(), dxr.data());
+  auto close = [](const std::vector<float>& u, const std::vector<float>& v, const char* what) {
+    double scale = 0.0;
+    for (float t : v) scale = std::max(scale, static_cast<double>(std::fabs(t)));
+    for (size_t i = 0; i < u.size(); ++i)
+      if (!(std::fabs(u[i] - v[i]) <= 1e-5 * scale + 1e-4 * std::fabs(v[i]))) {
+        std::ostringstream os;
+        os << what << "[" << i << "]: fused " << u[i] << " vs unfused " << v[i];
+        throw ordo_test::Failure{os.str()};
+      }
+  };
+  close(y, yr, "mlp y");
+  close(g, gr, "mlp grads");
+  close(dx, dxr, "mlp dx");
+}
+}  // namespace
+
+TEST_CASE("mlp: fused forward/backward match the unfused composition (ReLU scorer, SiLU+LN+dropout, GELU+dropout)") {
+  MlpConfig relu;  // the issue #4 shape, small: out = 1 runs the GEMV paths
+  relu.in = 37, relu.hidden = {64, 40}, relu.out = 1;
+  check_mlp_matches_unfused(relu, 300, true);
+  MlpConfig dr;  // the DiffusionRank denoiser shape, small
+  dr.in = 50, dr.hidden = {48, 32, 48}, dr.out = 9, dr.act = Activation::SiLU, dr.layernorm = true, dr.dropout = 0.1f;
+  check_mlp_matches_unfused(dr, 257, true);
+  check_mlp_matches_unfused(dr, 257, false);
+  MlpConfig gd;
+  gd.in = 11, gd.hidden = {20}, gd.out = 3, gd.act = Activation::GELU, gd.dropout = 0.3f;
+  check_mlp_matches_unfused(gd, 100, true);
+  MlpConfig id;
+  id.in = 9, id.hidden = {17, 5}, id.out = 1, id.act = Activation::Identity, id.layernorm = true;
+  check_mlp_matches_unfused(id, 70, false);
+}
+
 // ---------------------------------------------------------------- CUDA parity
 #ifdef ORDO_WITH_CUDA
 namespace {
@@ -637,6 +963,60 @@ TEST_CASE("cuda parity: bias, activations, layernorm, dropout, adam, sgd, mlp") 
     check_close(down<float>(gv, grads.size()), grads, 1e-3, 1e-3, "mlp grads");
     check_close(down<float>(gxv, gx.size()), gx, 1e-4, 1e-3, "mlp dx");
   }
+#endif
+}
+
+TEST_CASE("cuda parity: sgemm_fused epilogues, layernorm_dropout_forward, layernorm_act_backward") {
+#ifndef ORDO_WITH_CUDA
+  SKIP("no usable CUDA device: built without CUDA");
+#else
+  need_gpu();
+  const int64_t m = 333, n = 97, k = 150;
+  auto a = randv(m * k, 1), b = randv(k * n, 2), bias = randv(n, 3), gx = randv(m * n, 4, -3, 3);
+  std::vector<uint8_t> keep(m * n);
+  for (size_t i = 0; i < keep.size(); ++i) keep[i] = rng_uniform(5, i) >= 0.2f;
+  auto da = up(a), db = up(b), dbias = up(bias), dgx = up(gx), dkeep = up(keep);
+  for (int variant = 0; variant < 3; ++variant) {
+    GemmEpilogue e, de;
+    if (variant == 0) e.bias = bias.data(), e.act = Activation::SiLU, de.bias = dbias->f(), de.act = Activation::SiLU;
+    if (variant == 1) {
+      e.keep = keep.data(), e.dropout_p = 0.2f, e.grad_x = gx.data(), e.grad_act = Activation::GELU;
+      de.keep = dkeep->u8(), de.dropout_p = 0.2f, de.grad_x = dgx->f(), de.grad_act = Activation::GELU;
+    }
+    std::vector<float> c(m * n), cs(n), pre(m * n);
+    Dev dc(m * n * 4), dcs(n * 4), dpre(m * n * 4);
+    if (variant == 2) e.b_col_sums = cs.data(), de.b_col_sums = dcs.f();
+    if (variant == 0) e.pre = pre.data(), de.pre = dpre.f();
+    cpu::sgemm_fused(false, false, m, n, k, a.data(), k, b.data(), n, c.data(), n, e);
+    cuda::sgemm_fused(false, false, m, n, k, da->f(), k, db->f(), n, dc.f(), n, de);
+    check_close(down<float>(dc, c.size()), c, 1e-4 * std::sqrt((double)k), 1e-4, "sgemm_fused");
+    if (variant == 0) check_close(down<float>(dpre, pre.size()), pre, 1e-4 * std::sqrt((double)k), 1e-4, "sgemm_fused pre");
+    if (variant == 2) check_close(down<float>(dcs, n), cs, 1e-5, 1e-5, "sgemm_fused b_col_sums");
+  }
+  const int64_t rows = 257, cols = 96, cnt = rows * cols;
+  auto x = randv(cnt, 6, -2, 2), gamma = randv(cols, 7, 0.5f, 1.5f), beta = randv(cols, 8), dy = randv(cnt, 9);
+  auto dx_ = up(x), dgm = up(gamma), dbt = up(beta), ddy = up(dy);
+  std::vector<float> y(cnt), mean(rows), rstd(rows);
+  std::vector<uint8_t> mask(cnt);
+  Dev dyv(cnt * 4), dm(rows * 4), dr(rows * 4), dmask(cnt);
+  cpu::layernorm_dropout_forward(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), mask.data(),
+                                 rows, cols, 1e-5f, 0.1f, 3, 17);
+  cuda::layernorm_dropout_forward(dx_->f(), dgm->f(), dbt->f(), dyv.f(), dm.f(), dr.f(), dmask.u8(), rows, cols, 1e-5f,
+                                  0.1f, 3, 17);
+  check_close(down<float>(dyv, cnt), y, 1e-5, 1e-4, "layernorm_dropout_forward");
+  CHECK(down<uint8_t>(dmask, cnt) == mask);
+  std::vector<float> z = x, dz(cnt), dg(cols), dbb(cols);
+  std::vector<float> xa(cnt);
+  cpu::activation_forward(Activation::SiLU, z.data(), xa.data(), cnt);
+  auto dxa = up(xa), dz_ = up(z);
+  cpu::layernorm_act_backward(Activation::SiLU, dy.data(), xa.data(), z.data(), gamma.data(), mean.data(), rstd.data(),
+                              dz.data(), dg.data(), dbb.data(), rows, cols);
+  Dev ddz(cnt * 4), ddg(cols * 4), ddb(cols * 4);
+  cuda::layernorm_act_backward(Activation::SiLU, ddy->f(), dxa->f(), dz_->f(), dgm->f(), dm.f(), dr.f(), ddz.f(), ddg.f(),
+                               ddb.f(), rows, cols);
+  check_close(down<float>(ddz, cnt), dz, 1e-4, 1e-3, "layernorm_act_backward dz");
+  check_close(down<float>(ddg, cols), dg, 1e-3, 1e-4, "layernorm_act_backward dgamma");
+  check_close(down<float>(ddb, cols), dbb, 1e-3, 1e-4, "layernorm_act_backward dbeta");
 #endif
 }
 
