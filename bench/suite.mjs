@@ -71,7 +71,8 @@ const NATIVE_LOSS_NAMES = {
 /** Flops of one MLP train step (forward + two backward GEMMs per layer) on `rows` rows. */
 const mlpStepFlops = (rows, sizes) => 3 * sizes.slice(0, -1).reduce((acc, s, i) => acc + 2 * rows * s * sizes[i + 1], 0);
 /** The DiffusionRank denoiser the epoch case is rated with: [c_in·x, one-hot(K+1), c_noise] → 4 × 256 → D + K. */
-const denoiserSizes = (d, k) => [d + k + 2, 256, 256, 256, 256, d + k];
+// DiffusionRank denoiser widths: input D + K + 2; output D + K (pointwise, K = 2) or D + 1 (pairwise score head).
+const denoiserSizes = (d, k, pairwise = false) => [d + k + 2, 256, 256, 256, 256, pairwise ? d + 1 : d + k];
 
 // ---- options -----------------------------------------------------------------------------------
 const { values: opt } = parseArgs({
@@ -632,6 +633,8 @@ async function e2eCases(dev, trainSet) {
       skip(name, dev, drMissing);
       continue;
     }
+    // pointwise: binary label (K = 2); pairwise: the grades of MQ2008 (K = 3) in, one score out
+    const sizesOf = (o) => (o === 'pointwise' ? denoiserSizes(nf, 2) : denoiserSizes(nf, 3, true));
     try {
       const t0 = performance.now();
       const r = await DR.trainDiffusionRank(trainSet, { objective, epochs, seed: 1, device: dev });
@@ -639,8 +642,8 @@ async function e2eCases(dev, trainSet) {
       const hist = Array.isArray(r?.history) && r.history.every((h) => Number.isFinite(h?.ms)) ? r.history.map((h) => h.ms) : null;
       const ms = hist && hist.length > 1 ? hist.slice(1) : [total / epochs];
       add({
-        case: name, shape: `MQ2008-Fold1-train:denoiser-${denoiserSizes(nf, 3).join('-')}`, backend: dev, threads: dev === 'cpu' ? threads : undefined,
-        ...stats(ms), rows, flops: mlpStepFlops(rows, denoiserSizes(nf, 3)), reference: 'fma_peak',
+        case: name, shape: `MQ2008-Fold1-train:denoiser-${sizesOf(objective).join('-')}`, backend: dev, threads: dev === 'cpu' ? threads : undefined,
+        ...stats(ms), rows, flops: mlpStepFlops(rows, sizesOf(objective)), reference: 'fma_peak',
         ...(hist ? {} : { note: 'no per-epoch history: mean epoch time of the whole call' }),
       });
     } catch (err) {
