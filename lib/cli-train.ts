@@ -38,8 +38,11 @@ export const HELP: Record<string, string> = {
   train: `ordo train --config FILE [--KEY VALUE ...] [--json] [--quiet]
 ordo train --train FILE [--valid FILE] [--test FILE] [--KEY VALUE ...]
 
-Trains an MLP ranker and writes a run folder: config.json (resolved),
-metrics.jsonl (one line per epoch), final.json (valid/test metrics under the
+Trains a ranker (MLP, context-aware transformer with --model.kind transformer,
+or DiffusionRank with --model diffusionrank: its settings are the diffusion.*
+keys, e.g. --diffusion.objective pairwise, --diffusion.generative false for the
+discriminative counterpart, --diffusion.preset paper) and writes a run folder:
+config.json (resolved), metrics.jsonl (one line per epoch), final.json (valid/test metrics under the
 chosen convention and under lightgbm and letor4), model.safetensors and
 report.html (learning curves, metric per epoch, per-query histogram).
 
