@@ -18,10 +18,8 @@
 // stream id per kernel (so the two may share a seed and counter), identical on every device: pass a
 // new counter each training step.
 import { native } from './native.js';
-import type { Tensor } from './tensor.js';
+import type { F32, U32 } from './kernels.js';
 
-type F32 = Tensor<'f32'>;
-type U32 = Tensor<'u32'>;
 const K = () => native().kernels;
 
 /** Power-mean (EDM, variance-exploding) schedule constants of the numeric columns. */

@@ -51,6 +51,7 @@ export {
   resolveDiffusionRankConfig,
   type DiffusionObjective,
   type DiffusionRankModelConfig,
+  type DiffusionRankModelInput,
   type DiffusionSchedule,
 } from './diffusion-model.js';
 

@@ -77,6 +77,7 @@ export {
   type DiffusionPreset,
   type DiffusionObjective,
   type DiffusionRankModelConfig,
+  type DiffusionRankModelInput,
   type DiffusionSchedule,
   type GenerateOptions,
   type ImputeOptions,
