@@ -37,6 +37,7 @@ import {
 import type { Device } from './tensor.js';
 import type { EpochRecord, TrainProgress, TrainResult } from './trainer.js';
 import { mulberry32 } from './random.js';
+import { intOption, numberOption } from './options.js';
 
 export {
   DEFAULT_DIFFUSIONRANK,
@@ -103,18 +104,6 @@ export interface DiffusionEpochRecord extends EpochRecord {
   featureWeight: number;
 }
 
-function positiveInt(v: unknown, fallback: number, name: string, min = 1): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function finite(v: unknown, fallback: number, name: string, min = -Infinity): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new RangeError(`${name} must be a finite number >= ${min}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 /** Class ids (as floats) of a dataset's labels under a model: binarised (pointwise) or graded 0..K−1 (pairwise). */
 export function labelClasses(m: DiffusionRankModelConfig, labels: Float32Array, what = 'labels'): Float32Array {
   const out = new Float32Array(labels.length);
@@ -149,17 +138,17 @@ export async function trainDiffusionRank(trainData: Dataset, options: DiffusionR
     ...(objective === 'pairwise' ? { numClasses: Math.max(2, Math.floor(maxLabel) + 1) } : {}),
     ...(options.model ?? {}),
   });
-  const epochs = positiveInt(options.epochs, preset.epochs, 'epochs');
-  const batchSize = positiveInt(options.batchSize, preset.batchSize, 'batchSize');
-  const lr = finite(options.lr, preset.lr, 'lr', 0);
-  const weightDecay = finite(options.weightDecay, preset.weightDecay, 'weightDecay', 0);
-  const fwStart = finite(options.featureWeight?.start, 1, 'featureWeight.start', 0);
-  const fwEnd = finite(options.featureWeight?.end, 0, 'featureWeight.end', 0);
-  const validEvery = positiveInt(options.validEvery, 1, 'validEvery');
-  const seed = positiveInt(options.seed, 42, 'seed', 0);
+  const epochs = intOption(options.epochs, preset.epochs, 'epochs');
+  const batchSize = intOption(options.batchSize, preset.batchSize, 'batchSize');
+  const lr = numberOption(options.lr, preset.lr, 'lr', 0);
+  const weightDecay = numberOption(options.weightDecay, preset.weightDecay, 'weightDecay', 0);
+  const fwStart = numberOption(options.featureWeight?.start, 1, 'featureWeight.start', 0);
+  const fwEnd = numberOption(options.featureWeight?.end, 0, 'featureWeight.end', 0);
+  const validEvery = intOption(options.validEvery, 1, 'validEvery');
+  const seed = intOption(options.seed, 42, 'seed', 0);
   const stopMetric = parseMetrics(options.earlyStopping?.metric ?? 'ndcg@10')[0]!;
   const stopConvention = resolveConvention(options.earlyStopping?.convention ?? 'sklearn');
-  const patience = positiveInt(options.earlyStopping?.patience, preset.patience, 'earlyStopping.patience', 0);
+  const patience = intOption(options.earlyStopping?.patience, preset.patience, 'earlyStopping.patience', 0);
   const steps = options.preprocess ?? ['quantileNormal'];
   for (const s of steps) if (!PREPROCESS_STEPS.includes(s)) throw new RangeError(`preprocess step '${s}' is not one of ${PREPROCESS_STEPS.join(', ')}`);
   if (options.valid && options.valid.numFeatures !== D) throw new RangeError(`valid has ${options.valid.numFeatures} features, train has ${D}`);
@@ -559,11 +548,11 @@ function sampleRun(
 }
 
 function samplerDefaults(o: SamplerOptions): Required<Pick<SamplerOptions, 'steps' | 'churn' | 'heun'>> & { batch: number; seed: number; device: Device } {
-  const steps = positiveInt(o.steps, 50, 'steps');
-  const churn = finite(o.churn, 1, 'churn', 0);
+  const steps = intOption(o.steps, 50, 'steps');
+  const churn = numberOption(o.churn, 1, 'churn', 0);
   if (o.heun !== undefined && typeof o.heun !== 'boolean') throw new RangeError('heun must be a boolean');
-  const batch = positiveInt(o.batchSize, 8192, 'batchSize');
-  const seed = positiveInt(o.seed, 42, 'seed', 0);
+  const batch = intOption(o.batchSize, 8192, 'batchSize');
+  const seed = intOption(o.seed, 42, 'seed', 0);
   const device: Device = !o.device || o.device === 'auto' ? backend().active : o.device;
   return { steps, churn, heun: o.heun ?? true, batch, seed, device };
 }
@@ -574,7 +563,7 @@ function samplerDefaults(o: SamplerOptions): Required<Pick<SamplerOptions, 'step
  * preprocessing inverted); labels are class ids (pointwise: 1 = relevant).
  */
 export function generate(ranker: Ranker, options: GenerateOptions): { features: Float32Array; labels: Float32Array; numFeatures: number } {
-  const rows = positiveInt(options.rows, 0, 'rows', 1);
+  const rows = intOption(options.rows, 0, 'rows', 1);
   if (rows > 1e7) throw new RangeError(`rows must be at most 10,000,000, got ${rows}`);
   const o = samplerDefaults(options);
   if (o.steps < 2) throw new RangeError('generate needs steps >= 2');
@@ -617,7 +606,7 @@ export interface ImputeOptions extends SamplerOptions {
  */
 export function imputeScores(ranker: Ranker, data: Dataset | Float32Array, options: ImputeOptions = {}): Float64Array {
   const o = samplerDefaults(options);
-  const samples = positiveInt(options.samples, 4, 'samples');
+  const samples = intOption(options.samples, 4, 'samples');
   const m = ranker.model;
   if (m.kind !== 'diffusionrank' || !m.generative || m.objective !== 'pointwise') throw new RangeError('imputeScores needs a generative pointwise diffusionrank model');
   const features = data instanceof Float32Array ? data : data.features;

@@ -12,6 +12,7 @@ import { Ranker } from './ranker.js';
 import { resolveModelConfig, scorerOf, type MlpModelConfig, type TransformerModelConfig } from './scorer.js';
 import type { Device } from './tensor.js';
 import { mulberry32 } from './random.js';
+import { intOption, numberOption } from './options.js';
 import type { DiffusionRankModelConfig, DiffusionSchedule } from './diffusion-model.js';
 import { trainDiffusionRank, type DiffusionRankOptions } from './diffusionrank.js';
 
@@ -116,18 +117,6 @@ export interface TrainResult {
 const LOSSES: K.LossName[] = ['mse', 'sigmoidCrossEntropy', 'softmaxCrossEntropy', 'rankNet', 'lambdaRank', 'listNet', 'listMLE', 'approxNDCG', 'neuralNDCG', 'neuralNDCGTransposed', 'lambdaLoss'];
 const NDCG_LOSSES = new Set<K.LossName>(['approxNDCG', 'neuralNDCG', 'neuralNDCGTransposed', 'lambdaRank', 'lambdaLoss']);
 
-function positiveInt(v: number | undefined, fallback: number, name: string, min = 1): number {
-  const x = v ?? fallback;
-  if (!Number.isInteger(x) || x < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${x}`);
-  return x;
-}
-
-function finiteNumber(v: number | undefined, fallback: number, name: string, min = -Infinity): number {
-  const x = v ?? fallback;
-  if (typeof x !== 'number' || !Number.isFinite(x) || x < min) throw new RangeError(`${name} must be a finite number >= ${min}, got ${x}`);
-  return x;
-}
-
 /** Learning rate at a 0-based step. */
 export function learningRate(base: number, schedule: ScheduleOptions, step: number, stepsPerEpoch: number, totalSteps: number): number {
   const warm = schedule.warmupSteps ?? 0;
@@ -174,19 +163,19 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
   if (!LOSSES.includes(lossName)) throw new RangeError(`loss '${lossName}' is not one of ${LOSSES.join(', ')}`);
   const optimizer = options.optimizer ?? 'adamw';
   if (!['adamw', 'adam', 'sgd'].includes(optimizer)) throw new RangeError(`optimizer '${optimizer}' is not one of adamw, adam, sgd`);
-  const baseLr = finiteNumber(options.lr, 1e-3, 'lr', 0);
-  const weightDecay = finiteNumber(options.weightDecay, 0, 'weightDecay', 0);
-  const momentum = finiteNumber(options.momentum, 0.9, 'momentum', 0);
-  const epochs = positiveInt(options.epochs, 30, 'epochs');
-  const batchQueries = positiveInt(options.batchQueries, 32, 'batchQueries');
-  const clipNorm = finiteNumber(options.clipNorm, 0, 'clipNorm', 0);
-  const validEvery = positiveInt(options.validEvery, 1, 'validEvery');
-  const seed = positiveInt(options.seed, 42, 'seed', 0);
+  const baseLr = numberOption(options.lr, 1e-3, 'lr', 0);
+  const weightDecay = numberOption(options.weightDecay, 0, 'weightDecay', 0);
+  const momentum = numberOption(options.momentum, 0.9, 'momentum', 0);
+  const epochs = intOption(options.epochs, 30, 'epochs');
+  const batchQueries = intOption(options.batchQueries, 32, 'batchQueries');
+  const clipNorm = numberOption(options.clipNorm, 0, 'clipNorm', 0);
+  const validEvery = intOption(options.validEvery, 1, 'validEvery');
+  const seed = intOption(options.seed, 42, 'seed', 0);
   const schedule = options.schedule ?? {};
   if (schedule.kind && !['constant', 'step', 'cosine'].includes(schedule.kind)) throw new RangeError(`schedule.kind '${schedule.kind}' is not one of constant, step, cosine`);
   const stopMetric = parseMetrics(options.earlyStopping?.metric ?? 'ndcg@10')[0]!;
   const stopConvention = resolveConvention(options.earlyStopping?.convention ?? 'standard');
-  const patience = positiveInt(options.earlyStopping?.patience, 10, 'earlyStopping.patience', 0);
+  const patience = intOption(options.earlyStopping?.patience, 10, 'earlyStopping.patience', 0);
   const device: Device = !options.device || options.device === 'auto' ? backend().active : options.device;
   if (trainData.numQueries === 0) throw new RangeError('the training data has no queries');
   if (options.valid && options.valid.numFeatures !== trainData.numFeatures) {

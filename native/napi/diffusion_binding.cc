@@ -19,42 +19,6 @@ namespace {
 using ordo::ArgumentError;
 using ordo::Backend;
 
-// Collects the tensors of one call (positional or inside options), checking
-// dtype, device and liveness; async calls refuse zero-copy views.
-class Args {
- public:
-  Args(const Napi::CallbackInfo& info, bool async) : info_(info), async_(async) {}
-
-  Tensor* tensor(const Napi::Value& v, const char* name, DType dtype, bool optional = false) {
-    Tensor* t = optional ? unwrap_optional_tensor(v, name) : unwrap_tensor(v, name);
-    if (!t) return nullptr;
-    if (t->dtype() != dtype)
-      throw ArgTypeError(std::string(name) + " must be a " + dtype_name(dtype) + " tensor, got " + dtype_name(t->dtype()));
-    if (!device_set_) {
-      job.device = t->device();
-      device_set_ = true;
-    } else if (t->device() != job.device) {
-      throw ArgumentError(std::string(name) + " is on " + ordo::backend_name(t->device()) + " but the other tensors are on " +
-                          ordo::backend_name(job.device));
-    }
-    if (async_ && t->device() == Backend::Cpu && t->numel() > 0 && v.As<Napi::Object>().Get("isView").ToBoolean().Value())
-      throw ArgumentError(std::string(name) + " is a zero-copy view of a TypedArray; async kernels need owned tensors "
-                          "(Tensor.from(array, shape, { copy: true }))");
-    t->data(name);  // disposed / detached checks
-    job.tensors.push_back(t);
-    job.handles.push_back(v);
-    return t;
-  }
-  Tensor* arg(size_t i, const char* name, DType dtype, bool optional = false) { return tensor(info_[i], name, dtype, optional); }
-  Napi::Object options(size_t i) { return get_optional_object(info_, i, "options"); }
-
-  KernelJob job;
-
- private:
-  const Napi::CallbackInfo& info_;
-  bool async_;
-  bool device_set_ = false;
-};
 
 float* f32(Tensor* t, const char* name) { return t ? static_cast<float*>(t->data(name)) : nullptr; }
 uint32_t* u32(Tensor* t, const char* name) { return t ? static_cast<uint32_t*>(t->data(name)) : nullptr; }
@@ -135,10 +99,10 @@ int64_t schedule_cols(Tensor* out, const char* name, int64_t batch) {
 
 // diffusionScheduleNumeric(t, sigma, dsigmaDt | null, { rhoRaw?, rhoOffset?, sigmaMin?, sigmaMax?, rho? })
 Napi::Value schedule_numeric(const Napi::CallbackInfo& info, bool async) {
-  Args a(info, async);
-  Tensor* t = a.arg(0, "t", DType::F32);
-  Tensor* sigma = a.arg(1, "sigma", DType::F32);
-  Tensor* dsdt = a.arg(2, "dsigmaDt", DType::F32, true);
+  CallArgs a(info, async);
+  Tensor* t = a.tensor(0, "t", DType::F32);
+  Tensor* sigma = a.tensor(1, "sigma", DType::F32);
+  Tensor* dsdt = a.tensor(2, "dsigmaDt", DType::F32, true);
   Napi::Object o = a.options(3);
   Tensor* rho_raw = a.tensor(o.Get("rhoRaw"), "options.rhoRaw", DType::F32, true);
   const ordo::PowerMeanSchedule s = power_mean(o);
@@ -159,11 +123,11 @@ Napi::Value schedule_numeric(const Napi::CallbackInfo& info, bool async) {
 
 // diffusionScheduleNumericBackward(t, rhoRaw, dSigma, dRhoRaw, options?)
 Napi::Value schedule_numeric_backward(const Napi::CallbackInfo& info, bool async) {
-  Args a(info, async);
-  Tensor* t = a.arg(0, "t", DType::F32);
-  Tensor* rho_raw = a.arg(1, "rhoRaw", DType::F32);
-  Tensor* d_sigma = a.arg(2, "dSigma", DType::F32);
-  Tensor* d_rho = a.arg(3, "dRhoRaw", DType::F32);
+  CallArgs a(info, async);
+  Tensor* t = a.tensor(0, "t", DType::F32);
+  Tensor* rho_raw = a.tensor(1, "rhoRaw", DType::F32);
+  Tensor* d_sigma = a.tensor(2, "dSigma", DType::F32);
+  Tensor* d_rho = a.tensor(3, "dRhoRaw", DType::F32);
   const ordo::PowerMeanSchedule s = power_mean(a.options(4));
   const int64_t batch = rows_of_1d(t, "t"), cols = rows_of_1d(rho_raw, "rhoRaw");
   require_shape(d_sigma, "dSigma", {batch, cols});
@@ -176,11 +140,11 @@ Napi::Value schedule_numeric_backward(const Napi::CallbackInfo& info, bool async
 
 // diffusionScheduleCategorical(t, moveChance, sigmaCat | null, weight | null, { kRaw?, kOffset?, epsMin?, epsMax? })
 Napi::Value schedule_categorical(const Napi::CallbackInfo& info, bool async) {
-  Args a(info, async);
-  Tensor* t = a.arg(0, "t", DType::F32);
-  Tensor* mc = a.arg(1, "moveChance", DType::F32);
-  Tensor* sc = a.arg(2, "sigmaCat", DType::F32, true);
-  Tensor* w = a.arg(3, "weight", DType::F32, true);
+  CallArgs a(info, async);
+  Tensor* t = a.tensor(0, "t", DType::F32);
+  Tensor* mc = a.tensor(1, "moveChance", DType::F32);
+  Tensor* sc = a.tensor(2, "sigmaCat", DType::F32, true);
+  Tensor* w = a.tensor(3, "weight", DType::F32, true);
   Napi::Object o = a.options(4);
   Tensor* k_raw = a.tensor(o.Get("kRaw"), "options.kRaw", DType::F32, true);
   const ordo::LogLinearSchedule s = log_linear(o);
@@ -203,12 +167,12 @@ Napi::Value schedule_categorical(const Napi::CallbackInfo& info, bool async) {
 
 // diffusionScheduleCategoricalBackward(t, kRaw, dMoveChance, dWeight | null, dKRaw, options?)
 Napi::Value schedule_categorical_backward(const Napi::CallbackInfo& info, bool async) {
-  Args a(info, async);
-  Tensor* t = a.arg(0, "t", DType::F32);
-  Tensor* k_raw = a.arg(1, "kRaw", DType::F32);
-  Tensor* d_mc = a.arg(2, "dMoveChance", DType::F32);
-  Tensor* d_w = a.arg(3, "dWeight", DType::F32, true);
-  Tensor* d_k = a.arg(4, "dKRaw", DType::F32);
+  CallArgs a(info, async);
+  Tensor* t = a.tensor(0, "t", DType::F32);
+  Tensor* k_raw = a.tensor(1, "kRaw", DType::F32);
+  Tensor* d_mc = a.tensor(2, "dMoveChance", DType::F32);
+  Tensor* d_w = a.tensor(3, "dWeight", DType::F32, true);
+  Tensor* d_k = a.tensor(4, "dKRaw", DType::F32);
   const ordo::LogLinearSchedule s = log_linear(a.options(5));
   const int64_t batch = rows_of_1d(t, "t"), cols = rows_of_1d(k_raw, "kRaw");
   require_shape(d_mc, "dMoveChance", {batch, cols});
@@ -227,12 +191,12 @@ constexpr int64_t kMaxClasses = 1 << 20;
 
 // diffusionNoiseInput(x0, classes, input, target, rowInfo, { numClasses, seed, counter?, pairs?, t?, schedule options })
 Napi::Value noise_input(const Napi::CallbackInfo& info, bool async) {
-  Args a(info, async);
-  Tensor* x0 = a.arg(0, "x0", DType::F32);
-  Tensor* classes = a.arg(1, "classes", DType::F32);
-  Tensor* input = a.arg(2, "input", DType::F32);
-  Tensor* target = a.arg(3, "target", DType::F32);
-  Tensor* row_info = a.arg(4, "rowInfo", DType::F32);
+  CallArgs a(info, async);
+  Tensor* x0 = a.tensor(0, "x0", DType::F32);
+  Tensor* classes = a.tensor(1, "classes", DType::F32);
+  Tensor* input = a.tensor(2, "input", DType::F32);
+  Tensor* target = a.tensor(3, "target", DType::F32);
+  Tensor* row_info = a.tensor(4, "rowInfo", DType::F32);
   if (!info[5].IsObject()) throw ArgTypeError("options must be an object { numClasses, seed, ... }");
   Napi::Object o = info[5].As<Napi::Object>();
   Tensor* t = a.tensor(o.Get("t"), "options.t", DType::F32, true);
@@ -261,11 +225,11 @@ Napi::Value noise_input(const Napi::CallbackInfo& info, bool async) {
 
 // diffusionDenoiserInput(xt, classState, sigma, input, { numClasses })
 Napi::Value denoiser_input(const Napi::CallbackInfo& info, bool async) {
-  Args a(info, async);
-  Tensor* xt = a.arg(0, "xt", DType::F32);
-  Tensor* state = a.arg(1, "classState", DType::F32);
-  Tensor* sigma = a.arg(2, "sigma", DType::F32);
-  Tensor* input = a.arg(3, "input", DType::F32);
+  CallArgs a(info, async);
+  Tensor* xt = a.tensor(0, "xt", DType::F32);
+  Tensor* state = a.tensor(1, "classState", DType::F32);
+  Tensor* sigma = a.tensor(2, "sigma", DType::F32);
+  Tensor* input = a.tensor(3, "input", DType::F32);
   if (!info[4].IsObject()) throw ArgTypeError("options must be an object { numClasses }");
   Napi::Object o = info[4].As<Napi::Object>();
   const int64_t K = int_opt(o, "numClasses", true, 0, 1, kMaxClasses);
@@ -290,13 +254,13 @@ Napi::Value loss(const Napi::CallbackInfo& info, bool async) {
   else if (obj == "pairwise") objective = ordo::DiffusionObjective::Pairwise;
   else throw ArgumentError("objective '" + obj + "' is not one of pointwise, pairwise");
   const bool pointwise = objective == ordo::DiffusionObjective::Pointwise;
-  Args a(info, async);
-  Tensor* out = a.arg(1, "out", DType::F32);
-  Tensor* target = a.arg(2, "target", DType::F32, true);
-  Tensor* classes = a.arg(3, "classes", DType::F32, !pointwise);
-  Tensor* row_info = a.arg(4, "rowInfo", DType::F32, true);
-  Tensor* grad = a.arg(5, "gradOut", DType::F32, true);
-  Tensor* parts = a.arg(6, "parts", DType::F32);
+  CallArgs a(info, async);
+  Tensor* out = a.tensor(1, "out", DType::F32);
+  Tensor* target = a.tensor(2, "target", DType::F32, true);
+  Tensor* classes = a.tensor(3, "classes", DType::F32, !pointwise);
+  Tensor* row_info = a.tensor(4, "rowInfo", DType::F32, true);
+  Tensor* grad = a.tensor(5, "gradOut", DType::F32, true);
+  Tensor* parts = a.tensor(6, "parts", DType::F32);
   if (!info[7].IsObject()) throw ArgTypeError("options must be an object { numFeatures, numClasses, featureWeight? }");
   Napi::Object o = info[7].As<Napi::Object>();
   ordo::DiffusionLossOptions opt;
@@ -325,11 +289,11 @@ Napi::Value loss(const Napi::CallbackInfo& info, bool async) {
 
 // diffusionSamplePairs(offsets, classes, eligible, rows, { seed, counter? })
 Napi::Value sample_pairs(const Napi::CallbackInfo& info, bool async) {
-  Args a(info, async);
-  Tensor* offsets = a.arg(0, "offsets", DType::U32);
-  Tensor* classes = a.arg(1, "classes", DType::F32);
-  Tensor* eligible = a.arg(2, "eligible", DType::U32);
-  Tensor* rows = a.arg(3, "rows", DType::U32);
+  CallArgs a(info, async);
+  Tensor* offsets = a.tensor(0, "offsets", DType::U32);
+  Tensor* classes = a.tensor(1, "classes", DType::F32);
+  Tensor* eligible = a.tensor(2, "eligible", DType::U32);
+  Tensor* rows = a.tensor(3, "rows", DType::U32);
   if (!info[4].IsObject()) throw ArgTypeError("options must be an object { seed, counter? }");
   Napi::Object o = info[4].As<Napi::Object>();
   const uint64_t seed = u64_opt(o, "seed", true), counter = u64_opt(o, "counter", false);

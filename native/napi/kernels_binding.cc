@@ -29,46 +29,6 @@ namespace {
 using ordo::ArgumentError;
 using ordo::Backend;
 
-// Collects the tensor arguments of one call, checking dtype and device.
-class CallArgs {
- public:
-  CallArgs(const Napi::CallbackInfo& info, bool async) : info_(info), async_(async) {}
-
-  Tensor* tensor(size_t index, const char* name, DType dtype, bool optional = false) {
-    Tensor* t = optional ? unwrap_optional_tensor(info_[index], name) : unwrap_tensor(info_[index], name);
-    if (!t) return nullptr;
-    if (t->dtype() != dtype) {
-      throw ArgTypeError(std::string(name) + " must be a " + dtype_name(dtype) + " tensor, got " + dtype_name(t->dtype()));
-    }
-    if (!device_set_) {
-      job.device = t->device();
-      device_set_ = true;
-    } else if (t->device() != job.device) {
-      throw ArgumentError(std::string(name) + " is on " + ordo::backend_name(t->device()) + " but the other tensors are on " +
-                          ordo::backend_name(job.device));
-    }
-    if (async_ && t->device() == Backend::Cpu && t->numel() > 0) {
-      // A zero-copy view could be detached (transferred) while a worker thread uses it.
-      if (t->zero_copy()) {
-        throw ArgumentError(std::string(name) + " is a zero-copy view of a TypedArray; async kernels need owned tensors "
-                            "(Tensor.from(array, shape, { copy: true }))");
-      }
-    }
-    t->data(name);  // disposed / detached checks
-    job.tensors.push_back(t);
-    job.handles.push_back(info_[index]);
-    return t;
-  }
-
-  Napi::Object options(size_t index) { return get_optional_object(info_, index, "options"); }
-
-  KernelJob job;
-
- private:
-  const Napi::CallbackInfo& info_;
-  bool async_;
-  bool device_set_ = false;
-};
 
 float* f32(Tensor* t) { return t ? static_cast<float*>(t->data("tensor")) : nullptr; }
 const uint32_t* u32(Tensor* t) { return static_cast<const uint32_t*>(t->data("tensor")); }

@@ -101,43 +101,6 @@ Napi::Value DisposeTransformerCache(const Napi::CallbackInfo& info) {
   });
 }
 
-// Collects the tensor arguments of one call, checking dtype, device and (async) views.
-class Args {
- public:
-  Args(const Napi::CallbackInfo& info, bool async) : info_(info), async_(async) {}
-
-  Tensor* tensor(size_t index, const char* name, DType dtype, bool optional = false) {
-    Tensor* t = optional ? unwrap_optional_tensor(info_[index], name) : unwrap_tensor(info_[index], name);
-    if (!t) return nullptr;
-    add(t, info_[index], name, dtype);
-    return t;
-  }
-
-  void add(Tensor* t, const Napi::Value& handle, const char* name, DType dtype) {
-    if (t->dtype() != dtype)
-      throw ArgTypeError(std::string(name) + " must be a " + dtype_name(dtype) + " tensor, got " + dtype_name(t->dtype()));
-    if (!device_set_) {
-      job.device = t->device();
-      device_set_ = true;
-    } else if (t->device() != job.device) {
-      throw ArgumentError(std::string(name) + " is on " + ordo::backend_name(t->device()) +
-                          " but the other tensors are on " + ordo::backend_name(job.device));
-    }
-    if (async_ && t->device() == Backend::Cpu && t->numel() > 0 && t->zero_copy())
-      throw ArgumentError(std::string(name) + " is a zero-copy view of a TypedArray; async kernels need owned tensors "
-                          "(Tensor.from(array, shape, { copy: true }))");
-    t->data(name);  // disposed / detached checks
-    job.tensors.push_back(t);
-    job.handles.push_back(handle);
-  }
-
-  KernelJob job;
-
- private:
-  const Napi::CallbackInfo& info_;
-  bool async_;
-  bool device_set_ = false;
-};
 
 void check_cache_device(const CacheHandle* cache, const ordo::TransformerConfig& cfg, Backend device) {
   if (!same_config(cache->cfg, cfg)) throw ArgumentError("cache was made for a different config");
@@ -232,7 +195,7 @@ Napi::Value MakeCache(const Napi::CallbackInfo& info) {
 // transformerForward(config, params, x, offsets, scores, cache, { training, seed })
 Napi::Value forward_impl(const Napi::CallbackInfo& info, bool async) {
   ordo::TransformerConfig cfg = read_config(info[0]);
-  Args args(info, async);
+  CallArgs args(info, async);
   Tensor* params = args.tensor(1, "params", DType::F32);
   Tensor* x = args.tensor(2, "x", DType::F32);
   Tensor* offsets = args.tensor(3, "offsets", DType::U32);
@@ -279,7 +242,7 @@ Napi::Value forward_impl(const Napi::CallbackInfo& info, bool async) {
 // transformerBackward(config, params, cache, dscores, grads, dx | null)
 Napi::Value backward_impl(const Napi::CallbackInfo& info, bool async) {
   ordo::TransformerConfig cfg = read_config(info[0]);
-  Args args(info, async);
+  CallArgs args(info, async);
   Tensor* params = args.tensor(1, "params", DType::F32);
   CacheHandle* cache = unwrap_cache(info[2]);
   Tensor* dscores = args.tensor(3, "dscores", DType::F32);
