@@ -53,17 +53,22 @@ class ReadDatasetWorker : public Napi::AsyncWorker {
       error_ = std::current_exception();
     }
   }
+  // As KernelWorker: when the Worker that started the read is terminating, an N-API
+  // failure while settling is swallowed (rethrown, it would abort the process).
   void OnOK() override {
-    Napi::HandleScope scope(Env());
-    if (!can_call_js(Env())) return;  // the Worker that started the read is terminating
-    if (error_) {
-      deferred_.Reject(to_js_error(Env(), error_).Value());
-      return;
+    try {
+      Napi::HandleScope scope(Env());
+      if (!can_call_js(Env())) return;
+      if (error_) deferred_.Reject(to_js_error(Env(), error_).Value());
+      else deferred_.Resolve(dataset_to_js(Env(), std::move(ds_)));
+    } catch (const Napi::Error&) {
     }
-    deferred_.Resolve(dataset_to_js(Env(), std::move(ds_)));
   }
   void OnError(const Napi::Error& e) override {
-    if (can_call_js(Env())) deferred_.Reject(e.Value());
+    try {
+      if (can_call_js(Env())) deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
   }
 
  private:

@@ -34,17 +34,25 @@ class KernelWorker : public Napi::AsyncWorker {
       error_ = std::current_exception();
     }
   }
+  // The Worker that queued the job may be terminating, and termination can start
+  // between any check and the settle call: an N-API failure here means nothing can
+  // be delivered, so it is swallowed (rethrown, it would abort the process).
   void OnOK() override {
-    Napi::HandleScope scope(Env());
     finish();
-    if (!can_call_js(Env())) return;  // the Worker that queued the job is terminating
-    if (error_) deferred_.Reject(to_js_error(Env(), error_).Value());
-    else deferred_.Resolve(Env().Undefined());
+    try {
+      Napi::HandleScope scope(Env());
+      if (!can_call_js(Env())) return;
+      if (error_) deferred_.Reject(to_js_error(Env(), error_).Value());
+      else deferred_.Resolve(Env().Undefined());
+    } catch (const Napi::Error&) {
+    }
   }
   void OnError(const Napi::Error& e) override {
     finish();
-    if (!can_call_js(Env())) return;
-    deferred_.Reject(e.Value());
+    try {
+      if (can_call_js(Env())) deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
   }
 
  private:
