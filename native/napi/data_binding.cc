@@ -55,6 +55,15 @@ class ReadDatasetWorker : public Napi::AsyncWorker {
   }
   // As KernelWorker: when the Worker that started the read is terminating, an N-API
   // failure while settling is swallowed (rethrown, it would abort the process).
+  // node-addon-api opens a HandleScope before OnOK/OnError; when the Worker that queued
+  // this is terminating that fails, and its Napi::Error would be rethrown as a fatal
+  // napi_throw. Nothing can be delivered then, so the failure is swallowed here.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      Napi::AsyncWorker::OnWorkComplete(env, status);
+    } catch (const Napi::Error&) {
+    }
+  }
   void OnOK() override {
     try {
       Napi::HandleScope scope(Env());

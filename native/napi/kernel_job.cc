@@ -37,6 +37,15 @@ class KernelWorker : public Napi::AsyncWorker {
   // The Worker that queued the job may be terminating, and termination can start
   // between any check and the settle call: an N-API failure here means nothing can
   // be delivered, so it is swallowed (rethrown, it would abort the process).
+  // node-addon-api opens a HandleScope before OnOK/OnError; when the Worker that queued
+  // this is terminating that fails, and its Napi::Error would be rethrown as a fatal
+  // napi_throw. Nothing can be delivered then, so the failure is swallowed here.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    try {
+      Napi::AsyncWorker::OnWorkComplete(env, status);
+    } catch (const Napi::Error&) {
+    }
+  }
   void OnOK() override {
     finish();
     try {
