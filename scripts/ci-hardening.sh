@@ -7,10 +7,11 @@
 # and valgrind from the distribution when missing (root, apt); when that fails
 # it falls back: g++ sanitizers and the g++ standalone fuzz driver; valgrind is
 # then reported as skipped (with the reason) rather than failing the stage.
-# Work dirs: $ORDO_HARDENING_DIR (default /tmp/ordo-hardening).
+# Work dirs: $ORDO_HARDENING_DIR (default: build/hardening inside this checkout, so
+# two clones on one machine never share a CMake cache).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-work="${ORDO_HARDENING_DIR:-/tmp/ordo-hardening}"
+work="${ORDO_HARDENING_DIR:-$root/build/hardening}"
 mkdir -p "$work"
 start=$(date +%s)
 failed=()

@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh [--runs N]         long runs: N inputs per native harness (default 1,000,000)
 #   options: --time S (seconds per native harness instead of a count), --js-runs N (inputs per
 #            JS harness; default 20,000, smoke: 2,000), --only svmlight|scores|js,
-#            --driver (force the g++ standalone driver), --build-dir DIR (default /tmp/ordo-fuzz)
+#            --driver (force the g++ standalone driver), --build-dir DIR (default build/fuzz in this checkout)
 #
 # Native harnesses (native/fuzz/*.cc, LLVMFuzzerTestOneInput): the SVMlight/LETOR
 # reader incl. the .query path, and the scores reader. With clang they are
@@ -19,7 +19,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-mode=long runs=1000000 time_s=0 js_runs=20000 only="" force_driver=0 build="${ORDO_FUZZ_BUILD:-/tmp/ordo-fuzz}"
+mode=long runs=1000000 time_s=0 js_runs=20000 only="" force_driver=0 build="${ORDO_FUZZ_BUILD:-$root/build/fuzz}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) mode=smoke; js_runs=2000 ;;

@@ -14,7 +14,17 @@
 # (halt_on_error / -fno-sanitize-recover).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-build="${ORDO_SANITIZE_BUILD:-/tmp/ordo-sanitize}"
+build="${ORDO_SANITIZE_BUILD:-$root/build/sanitize}"
+
+# A build dir configured from another checkout (same machine, other clone) makes
+# CMake refuse to run: start that dir afresh.
+fresh_if_foreign() {
+  local cache="$1/CMakeCache.txt"
+  if [ -f "$cache" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$cache"; then
+    echo "$(basename "$0"): $1 was configured from another source tree; removing it"
+    rm -rf "$1"
+  fi
+}
 do_cxx=1 do_node=1
 # Suites left out, each with its reason (printed):
 #   distribution, package: they pack the package and install it into fresh projects with
@@ -41,6 +51,7 @@ status=0
 
 if [ $do_cxx = 1 ]; then
   echo "=== sanitize: C++ tests (ASan+UBSan, $cxx) in $build/cxx"
+  fresh_if_foreign "$build/cxx"
   cmake -S "$root" -B "$build/cxx" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORDO_CUDA=OFF -DCMAKE_CXX_COMPILER="$cxx" \
     -DCMAKE_CXX_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >"$build.cxx-configure.log" 2>&1 ||
     { cat "$build.cxx-configure.log"; exit 1; }
@@ -56,6 +67,7 @@ fi
 
 if [ $do_node = 1 ]; then
   echo "=== sanitize: Node addon (ASan+UBSan) in $build/addon"
+  fresh_if_foreign "$build/addon/build"
   (cd "$root" && npx cmake-js compile -O "$build/addon/build" --CDORDO_CUDA=OFF --CDORDO_TESTS=OFF --CDCMAKE_CXX_COMPILER="$cxx" \
     --CDCMAKE_BUILD_TYPE=RelWithDebInfo --CDCMAKE_CXX_FLAGS="$san" \
     --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined") >"$build.addon.log" 2>&1 || { tail -40 "$build.addon.log"; exit 1; }

@@ -13,7 +13,17 @@
 # scripts/valgrind-node.supp and, outside ordo's frames, only counted.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-build="${ORDO_VALGRIND_BUILD:-/tmp/ordo-valgrind}"
+build="${ORDO_VALGRIND_BUILD:-$root/build/valgrind}"
+
+# A build dir configured from another checkout (same machine, other clone) makes
+# CMake refuse to run: start that dir afresh.
+fresh_if_foreign() {
+  local cache="$1/CMakeCache.txt"
+  if [ -f "$cache" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$cache"; then
+    echo "$(basename "$0"): $1 was configured from another source tree; removing it"
+    rm -rf "$1"
+  fi
+}
 addon_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,6 +43,7 @@ fi
 if [ -z "$addon_dir" ] || [ "$addon_dir" = rebuild ]; then
   addon_dir="$build/addon"
   echo "=== valgrind: building the addon (RelWithDebInfo) in $addon_dir"
+  fresh_if_foreign "$addon_dir/build"
   (cd "$root" && npx cmake-js compile -O "$addon_dir/build" --CDORDO_CUDA=OFF --CDORDO_TESTS=OFF --CDCMAKE_BUILD_TYPE=RelWithDebInfo) \
     >"$build.build.log" 2>&1 || { tail -40 "$build.build.log"; exit 1; }
 fi
