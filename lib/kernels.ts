@@ -94,7 +94,11 @@ export interface DropoutOptions {
   seed?: number | bigint;
   offset?: number | bigint;
 }
-/** Inverted dropout: y = mask ? x/(1−p) : 0; mask (u8) is written for the backward. */
+/**
+ * Inverted dropout: y = mask ? x/(1−p) : 0; mask (u8) is written for the backward. Element i is kept when its
+ * 16-bit counter-based draw (four per SplitMix64 value of (seed, ⌊i/4⌋); native/core/rng.h `dropout_keep`) gives
+ * u ≥ p, so p is resolved to 1/65536; the same seed gives the same mask on CPU and CUDA.
+ */
 export const dropout = (x: F32, y: F32, mask: U8, options?: DropoutOptions): void => void K().dropout(x, y, mask, options);
 export const dropoutBackward = (dy: F32, mask: U8, dx: F32, options?: { p?: number }): void => void K().dropoutBackward(dy, mask, dx, options);
 

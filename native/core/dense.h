@@ -68,7 +68,7 @@ struct GemmEpilogue {
   /* dx (overwritten); dgamma, dbeta overwritten with sums over rows */                                                   \
   void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,     \
                           float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols);                            \
-  /* inverted dropout: keep element i when rng_uniform(seed, offset + i) >= p; y = keep ? x / (1 - p) : 0; mask[i] = keep */ \
+  /* inverted dropout: keep element i when dropout_keep(seed, offset + i, dropout_threshold(p)) (core/rng.h); y = keep ? x / (1 - p) : 0; mask[i] = keep */ \
   void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t offset);      \
   void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p);                             \
   /* layernorm_forward then dropout_forward (element i of x is index offset + i) in one pass: y = dropout(LN(x));      \
@@ -76,8 +76,9 @@ struct GemmEpilogue {
   void layernorm_dropout_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,           \
                                  float* rstd, uint8_t* mask, int64_t rows, int64_t cols, float eps, float p,             \
                                  uint64_t seed, uint64_t offset);                                                        \
-  /* layernorm_backward then activation_backward in one pass: x = act(z) was LayerNorm's input;                          \
-     dz = act'(z) * dLN/dx(dy); dgamma, dbeta overwritten (may be null). z may be null for Identity and ReLU (then x)  */ \
+  /* layernorm_backward then activation_backward in one pass: x = act(z) was LayerNorm's input (the CPU path may read    \
+     act'(z) off x and z, e.g. SiLU' = σ + x·(1 − σ) with σ = x/z); dz = act'(z) * dLN/dx(dy); dgamma, dbeta            \
+     overwritten (may be null). z may be null for Identity and ReLU (then x)  */                                          \
   void layernorm_act_backward(Activation act, const float* dy, const float* x, const float* z, const float* gamma,       \
                               const float* mean, const float* rstd, float* dz, float* dgamma, float* dbeta,             \
                               int64_t rows, int64_t cols);                                                               \

@@ -20,7 +20,7 @@
 // grads, x, y, dy and dx are DEVICE pointers and the cache lives on the device.
 //
 // Dropout: element i of hidden layer l in a forward pass with `seed` is kept iff
-// rng_uniform(seed, offset_l + i) >= p, offset_l = batch * (h_0 + ... + h_{l-1});
+// dropout_keep(seed, offset_l + i, dropout_threshold(p)) (core/rng.h), offset_l = batch * (h_0 + ... + h_{l-1});
 // masks are identical on both backends. With training == false dropout is off.
 #pragma once
 #include <cstdint>

@@ -27,4 +27,25 @@ ORDO_HD float rng_uniform(uint64_t seed, uint64_t index) {
   return (static_cast<float>(rng_bits(seed, index) >> 40) + 0.5f) * (1.0f / 16777216.0f);
 }
 
+// Dropout draws (core/dense.h, core/mlp.h, core/transformer.h): 16-bit uniforms,
+// four per SplitMix64 value, so a mask costs a quarter of the hashing of one
+// 24-bit draw per element. Element i reads bits 16·(i mod 4) … 16·(i mod 4) + 15
+// of rng_bits(seed, ⌊i/4⌋) as u_i = (bits + 0.5) / 65536 and is kept when
+// u_i >= p, i.e. when bits >= dropout_threshold(p) = ⌈65536·p − 0.5⌉ clamped to
+// [0, 65536] (p = 0 keeps all, p = 1 none; p is resolved to 1/65536).
+ORDO_HD uint32_t dropout_threshold(float p) {
+  const double x = static_cast<double>(p) * 65536.0 - 0.5;
+  if (!(x > 0.0)) return 0u;
+  if (x >= 65536.0) return 65536u;
+  uint32_t k = static_cast<uint32_t>(x);
+  if (static_cast<double>(k) < x) ++k;
+  return k;
+}
+ORDO_HD uint32_t dropout_bits(uint64_t seed, uint64_t index) {
+  return static_cast<uint32_t>(rng_bits(seed, index >> 2) >> (16u * static_cast<unsigned>(index & 3u))) & 0xFFFFu;
+}
+ORDO_HD bool dropout_keep(uint64_t seed, uint64_t index, uint32_t threshold) {
+  return dropout_bits(seed, index) >= threshold;
+}
+
 }  // namespace ordo

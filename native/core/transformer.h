@@ -43,8 +43,8 @@
 // offsets, scores, dscores and dx are DEVICE pointers and the cache lives on the
 // device; the forward copies the (small) offsets to the host once to check them.
 //
-// Dropout (training && cfg.dropout > 0): inverted dropout with rng_uniform
-// masks exactly as in core/mlp.h; the sites, in forward order, are: h after the
+// Dropout (training && cfg.dropout > 0): inverted dropout with dropout_keep
+// masks (core/rng.h) exactly as in core/mlp.h; the sites, in forward order, are: h after the
 // input projection [N*D]; then per layer: attention output [N*D], FF hidden
 // [N*F], FF output [N*D]. A site's rng offset is the total size of the sites
 // before it (as in mlp), so masks are identical on both backends.

@@ -196,9 +196,10 @@ void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p
   need(n >= 0, "dropout_forward", "negative length");
   need(p >= 0.0f && p <= 1.0f, "dropout_forward", "p must be in [0, 1], got " + std::to_string(p));
   const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  const uint32_t threshold = dropout_threshold(p);
   parallel_for(n, kElemGrain, [&](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) {
-      const bool keep = p < 1.0f && rng_uniform(seed, offset + static_cast<uint64_t>(i)) >= p;
+      const bool keep = dropout_keep(seed, offset + static_cast<uint64_t>(i), threshold);
       if (mask) mask[i] = keep ? 1 : 0;
       y[i] = keep ? x[i] * scale : 0.0f;
     }

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "core/parallel.h"
+#include "cpu/sgemm_avx2.h"
 
 namespace ordo {
 namespace {
@@ -178,6 +179,9 @@ void diffusion_noise_input(const float* x0, const float* classes, const float* t
   const double rho = o.numeric.rho;
   const double a = std::pow(o.numeric.sigma_min, 1.0 / rho), b = std::pow(o.numeric.sigma_max, 1.0 / rho);
   const double cc = 1.0 - o.categorical.eps_max - o.categorical.eps_min;
+#if defined(ORDO_HAVE_AVX2_KERNELS)
+  const bool use_avx2 = sgemm_uses_avx2();
+#endif
   parallel_for(batch, row_grain(2 * D + width), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t src = r >= half ? r - half : r;  // the row whose t and mask draw this row uses
@@ -190,6 +194,11 @@ void diffusion_noise_input(const float* x0, const float* classes, const float* t
       float* in = input + r * width;
       float* tg = target + r * D;
       const float* x = x0 + r * D;
+#if defined(ORDO_HAVE_AVX2_KERNELS)
+      if (use_avx2) {
+        avx2::diffusion_noise_row(step, r, x, D, static_cast<float>(sig), static_cast<float>(c_in), in, tg);
+      } else
+#endif
       for (int64_t j = 0; j < D; j += 2) {  // one Box–Muller pair gives eps[j] and eps[j + 1]
         const uint64_t col = diffusion::kDrawEps + static_cast<uint64_t>(j);
         double eps[2];

@@ -34,6 +34,10 @@ void layernorm_dropout_forward(const float* x, const float* gamma, const float* 
 void layernorm_act_backward(Activation act, const float* dy, const float* x, const float* z, const float* gamma,
                             const float* mean, const float* rstd, float* dz, float* dgamma, float* dbeta,
                             int64_t rows, int64_t cols);
+// The feature part of one row of cpu::diffusion_noise_input (diffusion_avx2.cc):
+// eps from the row's Box–Muller draws, input = c_in·(x + σ·eps), target = (σ·x − eps)·c_in.
+void diffusion_noise_row(uint64_t step, int64_t row, const float* x, int64_t features, float sigma, float c_in,
+                         float* input, float* target);
 }  // namespace avx2
 
 }  // namespace cpu

@@ -59,13 +59,21 @@ inline __m256 exp_ps(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
+// 1/d: the approximate reciprocal refined by one Newton step, r·(2 − d·r)
+// (relative error ~1e-7, within a few ulp; a division's latency and
+// throughput dominated the SiLU epilogues).
+inline __m256 recip_ps(__m256 d) {
+  const __m256 r = _mm256_rcp_ps(d);
+  return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
+}
+
 // Activation of 8 values (ReLU, SiLU and identity vectorised; GELU and tanh per lane).
 inline __m256 act_ps(Activation act, __m256 v) {
   switch (act) {
     case Activation::Identity: return v;
     case Activation::ReLU: return _mm256_max_ps(v, _mm256_setzero_ps());  // NaN -> 0, as v > 0 ? v : 0
     case Activation::SiLU:
-      return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+      return _mm256_mul_ps(v, recip_ps(_mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), v)))));
     default: {
       alignas(32) float t[8];
       _mm256_store_ps(t, v);
@@ -83,7 +91,7 @@ inline __m256 act_slope_ps(Activation act, __m256 x) {
       return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(1.0f));
     case Activation::SiLU: {
       const __m256 one = _mm256_set1_ps(1.0f);
-      const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+      const __m256 s = recip_ps(_mm256_add_ps(one, exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), x))));
       return _mm256_mul_ps(s, _mm256_fmadd_ps(x, _mm256_sub_ps(one, s), one));
     }
     default: {
@@ -95,8 +103,8 @@ inline __m256 act_slope_ps(Activation act, __m256 x) {
   }
 }
 
-// rng_uniform(seed, index0 + 0..7) >= p as lane masks, bit-identical to the
-// scalar draw: SplitMix64 in 64-bit lanes (64-bit products from 32-bit ones).
+// SplitMix64 (core/rng.h rng_bits) of 4 consecutive indices q0 .. q0+3 in
+// 64-bit lanes (64-bit products from 32-bit ones).
 inline __m256i mul64_const(__m256i a, uint64_t c) {
   const __m256i clo = _mm256_set1_epi64x(static_cast<int64_t>(c & 0xffffffffull));
   const __m256i chi = _mm256_set1_epi64x(static_cast<int64_t>(c >> 32));
@@ -104,22 +112,42 @@ inline __m256i mul64_const(__m256i a, uint64_t c) {
   const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), clo), _mm256_mul_epu32(a, chi));
   return _mm256_add_epi64(lolo, _mm256_slli_epi64(cross, 32));
 }
-inline __m128 rng_uniform4(__m256i z) {  // z = the SplitMix64 input of 4 lanes
+inline __m256i rng_bits4(uint64_t seed, uint64_t q0) {
+  const uint64_t c2 = 0xD1B54A32D192ED03ull;
+  const uint64_t z0 = seed * 0x9E3779B97F4A7C15ull + q0 * c2 + 0x632BE59BD9B4E019ull;
+  __m256i z = _mm256_setr_epi64x(static_cast<int64_t>(z0), static_cast<int64_t>(z0 + c2),
+                                 static_cast<int64_t>(z0 + 2 * c2), static_cast<int64_t>(z0 + 3 * c2));
   z = mul64_const(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), 0xBF58476D1CE4E5B9ull);
   z = mul64_const(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), 0x94D049BB133111EBull);
-  z = _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
-  const __m256i top = _mm256_srli_epi64(z, 40);  // 24 bits per 64-bit lane
-  const __m128i bits = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(top, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0)));
-  return _mm_mul_ps(_mm_add_ps(_mm_cvtepi32_ps(bits), _mm_set1_ps(0.5f)), _mm_set1_ps(1.0f / 16777216.0f));
+  return _mm256_xor_si256(z, _mm256_srli_epi64(z, 31));
 }
-inline __m256 keep_mask8(uint64_t seed, uint64_t index0, float p) {
-  const uint64_t c2 = 0xD1B54A32D192ED03ull;
-  const uint64_t z0 = seed * 0x9E3779B97F4A7C15ull + index0 * c2 + 0x632BE59BD9B4E019ull;
-  const __m256i lo = _mm256_setr_epi64x(static_cast<int64_t>(z0), static_cast<int64_t>(z0 + c2),
-                                        static_cast<int64_t>(z0 + 2 * c2), static_cast<int64_t>(z0 + 3 * c2));
-  const __m256i hi = _mm256_add_epi64(lo, _mm256_set1_epi64x(static_cast<int64_t>(4 * c2)));
-  const __m256 u = _mm256_set_m128(rng_uniform4(hi), rng_uniform4(lo));
-  return _mm256_cmp_ps(u, _mm256_set1_ps(p), _CMP_GE_OQ);
+// The 16 dropout draws (core/rng.h dropout_bits) of indices i0 .. i0+15: one
+// rng_bits4 when i0 is a multiple of 4 (little-endian: lane q's 16-bit piece j
+// is draw 4q + j), else one scalar draw each.
+inline void dropout_bits16(uint64_t seed, uint64_t i0, uint16_t* out /* 16, 32-byte aligned */) {
+  if ((i0 & 3u) == 0) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), rng_bits4(seed, i0 >> 2));
+  } else {
+    for (int q = 0; q < 16; ++q) out[q] = static_cast<uint16_t>(dropout_bits(seed, i0 + static_cast<uint64_t>(q)));
+  }
+}
+// Keep lanes (all ones) of 8 draws: bits >= threshold.
+inline __m256 dropout_keep8(const uint16_t* bits, uint32_t threshold) {
+  const __m256i b = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bits)));
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(b, _mm256_set1_epi32(static_cast<int>(threshold) - 1)));
+}
+// Stores the first n (0..8) keep lanes as bytes 0 / 1.
+inline void store_mask_n(uint8_t* p, __m256 keep, int n) {
+  const __m256i k = _mm256_castps_si256(keep);
+  const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(k), _mm256_extracti128_si256(k, 1));
+  const __m128i b8 = _mm_and_si128(_mm_packs_epi16(w16, w16), _mm_set1_epi8(1));
+  if (n == 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), b8);
+    return;
+  }
+  alignas(16) uint8_t t[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(t), b8);
+  for (int i = 0; i < n; ++i) p[i] = t[i];
 }
 
 }  // namespace avx2

@@ -360,10 +360,10 @@ __global__ void layernorm_bwd_params_kernel(const float* dy, const float* x, con
   }
 }
 
-__global__ void dropout_fwd_kernel(const float* x, float* y, uint8_t* mask, int64_t n, float p, float scale,
-                                   uint64_t seed, uint64_t offset) {
+__global__ void dropout_fwd_kernel(const float* x, float* y, uint8_t* mask, int64_t n, uint32_t threshold,
+                                   float scale, uint64_t seed, uint64_t offset) {
   ORDO_GRID_STRIDE(i, n) {
-    const bool keep = p < 1.0f && rng_uniform(seed, offset + static_cast<uint64_t>(i)) >= p;
+    const bool keep = dropout_keep(seed, offset + static_cast<uint64_t>(i), threshold);
     if (mask) mask[i] = keep ? 1 : 0;
     y[i] = keep ? x[i] * scale : 0.0f;
   }
@@ -499,7 +499,7 @@ void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p
   need(p >= 0.0f && p <= 1.0f, "dropout_forward", "p must be in [0, 1]");
   if (n == 0) return;
   const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-  dropout_fwd_kernel<<<grid_for(n), kThreads>>>(x, y, mask, n, p, scale, seed, offset);
+  dropout_fwd_kernel<<<grid_for(n), kThreads>>>(x, y, mask, n, dropout_threshold(p), scale, seed, offset);
   check_launch("dropout_forward");
 }
 

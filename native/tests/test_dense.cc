@@ -278,7 +278,28 @@ TEST_CASE("layernorm: forward vs formula (biased variance), backward vs central 
 }
 
 // ---------------------------------------------------------------- dropout
-TEST_CASE("dropout: mask from rng_uniform, scaling, backward, p = 0 and p = 1") {
+// The documented dropout draw (core/rng.h), written from its definition: bits
+// 16·(i mod 4) .. +15 of rng_bits(seed, i / 4), u = (bits + 0.5) / 65536, keep when u >= p.
+bool ref_keep(uint64_t seed, uint64_t i, double p) {
+  const uint64_t bits = (rng_bits(seed, i / 4) >> (16 * (i % 4))) & 0xFFFFu;
+  return (static_cast<double>(bits) + 0.5) / 65536.0 >= p;
+}
+
+TEST_CASE("dropout_threshold / dropout_keep: the documented 16-bit draw, edge p") {
+  CHECK(dropout_threshold(0.0f) == 0u);
+  CHECK(dropout_threshold(1.0f) == 65536u);
+  for (int k = 0; k <= 1000; ++k) {
+    const float p = static_cast<float>(k) / 1000.0f;
+    const uint32_t t = dropout_threshold(p);
+    // t is the smallest 16-bit value whose u = (t + 0.5) / 65536 is >= p
+    if (t < 65536u) CHECK((t + 0.5) / 65536.0 >= static_cast<double>(p));
+    if (t > 0u) CHECK((t - 1 + 0.5) / 65536.0 < static_cast<double>(p));
+  }
+  for (uint64_t i = 0; i < 4096; ++i)
+    for (float p : {0.05f, 0.1f, 0.5f, 0.93f}) CHECK(dropout_keep(7, i, dropout_threshold(p)) == ref_keep(7, i, p));
+}
+
+TEST_CASE("dropout: mask from the documented draw, scaling, backward, p = 0 and p = 1") {
   const int64_t n = 20000;
   const float p = 0.3f;
   auto x = randv(n, 11);
@@ -287,7 +308,7 @@ TEST_CASE("dropout: mask from rng_uniform, scaling, backward, p = 0 and p = 1") 
   cpu::dropout_forward(x.data(), y.data(), mask.data(), n, p, 42, 1000);
   int64_t kept = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const bool keep = rng_uniform(42, 1000 + i) >= p;
+    const bool keep = ref_keep(42, 1000 + i, p);
     CHECK(mask[i] == (keep ? 1 : 0));
     CHECK_NEAR(y[i], keep ? x[i] / (1.0f - p) : 0.0f, 1e-6);
     kept += keep;
@@ -609,7 +630,8 @@ TEST_CASE("sgemm_fused: the bias gradient equals bias_backward bit for bit; thre
   CHECK(c == std::vector<float>({1.0f, 0.0f, 3.0f, 1.0f, 0.0f, 3.0f}));
 }
 
-TEST_CASE("layernorm_dropout_forward: LayerNorm then dropout, same masks; p = 0; no affine; odd widths") {
+TEST_CASE("layernorm_dropout_forward: LayerNorm then dropout, same masks; p = 0; no affine; odd widths and offsets") {
+  for (uint64_t offset : {1000, 1003})
   for (int64_t cols : {1, 7, 8, 33, 256}) {
     const int64_t rows = 45, n = rows * cols;
     auto x = randv(n, cols, -2, 3), gamma = randv(cols, 2, 0.5f, 1.5f), beta = randv(cols, 3);
@@ -620,9 +642,9 @@ TEST_CASE("layernorm_dropout_forward: LayerNorm then dropout, same masks; p = 0;
         std::vector<float> y(n), yr(n), mean(rows), rstd(rows), mr(rows), rr(rows);
         std::vector<uint8_t> mask(n, 9), maskr(n, 9);
         cpu::layernorm_dropout_forward(x.data(), g, bt, y.data(), mean.data(), rstd.data(), p > 0 ? mask.data() : nullptr,
-                                       rows, cols, 1e-5f, p, 42, 1000);
+                                       rows, cols, 1e-5f, p, 42, offset);
         cpu::layernorm_forward(x.data(), g, bt, yr.data(), mr.data(), rr.data(), rows, cols, 1e-5f);
-        if (p > 0) cpu::dropout_forward(yr.data(), yr.data(), maskr.data(), n, p, 42, 1000);
+        if (p > 0) cpu::dropout_forward(yr.data(), yr.data(), maskr.data(), n, p, 42, offset);
         for (int64_t r = 0; r < rows; ++r) {
           CHECK_NEAR(mean[r], mr[r], 1e-6 + 1e-6 * std::fabs(mr[r]));
           CHECK_NEAR(rstd[r], rr[r], 1e-5 * std::fabs(rr[r]));

@@ -355,8 +355,9 @@ TEST_CASE("learnable k: t -> t^k, k = softplus(kraw) + 1, dkraw by finite differ
 
 // ============================================================ inputs
 
-TEST_CASE("fused noise input matches the scalar reference (drawn t, given t, pairs)") {
-  const int64_t B = 64, D = 5, K = 3;
+TEST_CASE("fused noise input matches the scalar reference (drawn t, given t, pairs; D = 5, 16, 37)") {
+  for (int64_t D : {5, 16, 37}) {
+  const int64_t B = D == 37 ? 256 : 64, K = 3;
   const F x0 = randf(B * D, 3, -3, 3);
   F classes(B);
   for (int64_t r = 0; r < B; ++r) classes[r] = static_cast<float>(r % K);
@@ -374,7 +375,7 @@ TEST_CASE("fused noise input matches the scalar reference (drawn t, given t, pai
     diffusion_noise_input(Backend::Cpu, x0.data(), classes.data(), t ? t->data() : nullptr, B, D, o, input.data(), target.data(),
                           info.data());
     const NoiseOut ref = noise_ref(x0, classes, t, B, D, K, o.seed, o.counter, o.pairs);
-    const std::string v = "variant " + std::to_string(variant);
+    const std::string v = "D " + std::to_string(D) + " variant " + std::to_string(variant);
     for (size_t i = 0; i < input.size(); ++i) near_rel(input[i], ref.input[i], 2e-6, 2e-6, v + " input[" + std::to_string(i) + "]");
     for (size_t i = 0; i < target.size(); ++i) near_rel(target[i], ref.target[i], 1e-5, 1e-5, v + " target[" + std::to_string(i) + "]");
     for (int64_t r = 0; r < B; ++r) {
@@ -386,6 +387,7 @@ TEST_CASE("fused noise input matches the scalar reference (drawn t, given t, pai
       for (int64_t k = 0; k <= K; ++k) hot += input[r * (D + K + 2) + D + k];
       CHECK(hot == 1.0);
     }
+  }
   }
 }
 

@@ -102,7 +102,7 @@ struct RefDrop {
   uint64_t seed, offset = 0;
   void apply(Mat& v) {
     if (on)
-      for (size_t i = 0; i < v.size(); ++i) v[i] = rng_uniform(seed, offset + i) >= p ? v[i] / (1.0 - p) : 0.0;
+      for (size_t i = 0; i < v.size(); ++i) v[i] = dropout_keep(seed, offset + i, dropout_threshold(static_cast<float>(p))) ? v[i] / (1.0 - p) : 0.0;
     offset += v.size();
   }
 };
