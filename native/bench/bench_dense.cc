@@ -161,7 +161,8 @@ void bench_sgemm(const Shape& sh, int threads, double peak, bool quick) {
   emit("sgemm", shape, cpu::sgemm_uses_avx2() ? "cpu-avx2" : "cpu-scalar", threads, ours, gf, gf / peak, ratio, ref);
 }
 
-// Flops of one train step: forward GEMMs + two backward GEMMs per layer.
+// Nominal flops of one train step: 3 × the forward GEMMs (forward + two backward GEMMs per layer, the
+// PyTorch peers' convention); the first layer's input gradient is counted though mlp_backward skips it.
 double mlp_step_flops(const MlpConfig& cfg, int64_t batch) {
   double f = 0;
   for (const auto& l : mlp_layout(cfg)) f += 2.0 * batch * l.in * l.out;
