@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { execSync } from 'node:child_process';
+import { naiveJsParse } from './naive-parse.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { readDatasetSync } = await import(join(root, 'dist', 'index.js'));
@@ -24,31 +25,6 @@ const { values } = parseArgs({
 });
 const repeat = Math.max(1, Number(values.repeat));
 const sharedDir = process.env.ORDO_SHARED_DIR ?? join(root, '..', 'shared');
-
-function naiveJsParse(path) {
-  const text = readFileSync(path, 'utf8');
-  const labels = [];
-  const rows = [];
-  let width = 0;
-  for (const line of text.split('\n')) {
-    const data = line.split('#')[0].trim();
-    if (!data) continue;
-    const tok = data.split(/\s+/);
-    labels.push(parseFloat(tok[0]));
-    const row = new Map();
-    for (let i = 1; i < tok.length; i++) {
-      const [k, v] = tok[i].split(':');
-      if (k === 'qid') continue;
-      const idx = parseInt(k, 10);
-      row.set(idx, parseFloat(v));
-      if (idx > width) width = idx;
-    }
-    rows.push(row);
-  }
-  const features = new Float32Array(rows.length * width);
-  rows.forEach((r, i) => r.forEach((v, k) => (features[i * width + k - 1] = v)));
-  return labels.length;
-}
 
 function time(fn) {
   const runs = [];

@@ -32,6 +32,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { naiveJsParse } from './naive-parse.mjs';
 
 export const SUITE_FORMAT = 'ordo-bench-suite/1';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -535,30 +536,6 @@ function evaluatorCases(sets) {
 }
 
 // ---- parse -----------------------------------------------------------------------------------------
-function naiveJsParse(path) {
-  const text = readFileSync(path, 'utf8');
-  let rows = 0, width = 0;
-  const labels = [], feats = [];
-  for (const line of text.split('\n')) {
-    const data = line.split('#')[0].trim();
-    if (!data) continue;
-    const tok = data.split(/\s+/);
-    labels.push(parseFloat(tok[0]));
-    const row = new Map();
-    for (let i = 1; i < tok.length; i++) {
-      const [k, v] = tok[i].split(':');
-      if (k === 'qid') continue;
-      const idx = parseInt(k, 10);
-      row.set(idx, parseFloat(v));
-      if (idx > width) width = idx;
-    }
-    feats.push(row);
-    rows++;
-  }
-  const out = new Float32Array(rows * width);
-  feats.forEach((r, i) => r.forEach((v, k) => (out[i * width + k - 1] = v)));
-  return rows;
-}
 function generatedFile(mb) {
   const path = join(root, 'bench', '.cache', `suite-generated-${mb}mb.txt`);
   if (existsSync(path) && statSync(path).size >= mb * 1e6) return path;

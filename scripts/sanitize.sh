@@ -16,15 +16,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${ORDO_SANITIZE_BUILD:-$root/build/sanitize}"
 
-# A build dir configured from another checkout (same machine, other clone) makes
-# CMake refuse to run: start that dir afresh.
-fresh_if_foreign() {
-  local cache="$1/CMakeCache.txt"
-  if [ -f "$cache" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$cache"; then
-    echo "$(basename "$0"): $1 was configured from another source tree; removing it"
-    rm -rf "$1"
-  fi
-}
+# shellcheck source=scripts/fresh-build-dir.sh
+. "$root/scripts/fresh-build-dir.sh"
 do_cxx=1 do_node=1
 # Suites left out, each with its reason (printed):
 #   distribution, package: they pack the package and install it into fresh projects with

@@ -15,15 +15,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${ORDO_VALGRIND_BUILD:-$root/build/valgrind}"
 
-# A build dir configured from another checkout (same machine, other clone) makes
-# CMake refuse to run: start that dir afresh.
-fresh_if_foreign() {
-  local cache="$1/CMakeCache.txt"
-  if [ -f "$cache" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$root" "$cache"; then
-    echo "$(basename "$0"): $1 was configured from another source tree; removing it"
-    rm -rf "$1"
-  fi
-}
+# shellcheck source=scripts/fresh-build-dir.sh
+. "$root/scripts/fresh-build-dir.sh"
 addon_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
