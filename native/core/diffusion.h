@@ -208,6 +208,10 @@ void diffusion_schedule_categorical_backward(Backend backend, const float* t, in
 //   input [B, D+K+2]  = [c_in·x_t, onehot(MASK if masked else classes[b]) over K+1 slots, log(σ)/4],
 //   target [B, D]     = (x0 − c_skip·x_t)/c_out, computed as (σ·x0 − eps)·c_in,
 //   row_info [B, 4]   = [t, σ, masked, 1/mc].
+// The draws, t, the mask and the one-hot are identical on every path; eps is
+// computed in double (portable CPU path, CUDA) or in float lanes with Cephes
+// log/sin/cos (AVX2 path, cpu/diffusion_avx2.cc), so input and target agree
+// across paths to ~1e-6 relative, not bit for bit.
 // classes hold class ids 0..K−1 as floats. CPU: a bad class id or t outside
 // [0, 1] throws ArgumentError naming the row before anything is written. CUDA:
 // the kernel never writes out of bounds (a bad row gets an all-zero one-hot)
