@@ -38,6 +38,7 @@ import type { Device } from './tensor.js';
 import type { EpochRecord, TrainProgress, TrainResult } from './trainer.js';
 import { mulberry32 } from './random.js';
 import { intOption, numberOption } from './options.js';
+import { BestEpoch } from './best-epoch.js';
 
 export {
   DEFAULT_DIFFUSIONRANK,
@@ -212,12 +213,7 @@ export async function trainDiffusionRank(trainData: Dataset, options: DiffusionR
     const perm = Uint32Array.from({ length: N }, (_, i) => i);
     const totalSteps = stepsPerEpoch * epochs;
     const history: DiffusionEpochRecord[] = [];
-    let bestParams: Float32Array | undefined;
-    let bestEpoch = 0;
-    let bestValid: number | undefined;
-    let lastValid: number | undefined;
-    let sinceBest = 0;
-    let stoppedEarly = false;
+    const best = new BestEpoch(validEvery, patience);
     let aborted = false;
     let step = 0;
     const metricOf = (p: Float32Array) => {
@@ -289,7 +285,7 @@ export async function trainDiffusionRank(trainData: Dataset, options: DiffusionR
             stepsPerEpoch,
             loss: (labelSum + featureWeight * featureSum) / done,
             lr,
-            ...(lastValid !== undefined ? { validMetric: lastValid } : {}),
+            ...(best.lastValid !== undefined ? { validMetric: best.lastValid } : {}),
             elapsedMs,
             etaMs: (elapsedMs / overall) * (totalSteps - overall),
           });
@@ -309,22 +305,14 @@ export async function trainDiffusionRank(trainData: Dataset, options: DiffusionR
       if (options.valid && (epoch % validEvery === 0 || epoch === epochs || aborted)) {
         const current = params.toArray() as Float32Array;
         record.valid = metricOf(current);
-        lastValid = record.valid;
-        if (bestValid === undefined || record.valid > bestValid) {
-          bestValid = record.valid;
-          bestEpoch = epoch;
-          bestParams = current;
-          sinceBest = 0;
-        } else {
-          sinceBest += validEvery;
-          if (patience > 0 && sinceBest >= patience) stoppedEarly = true;
-        }
+        best.observe(epoch, record.valid, () => current);
       }
       history.push(record);
-      if (stoppedEarly) break;
+      if (best.stoppedEarly) break;
     }
-    const finalParams = bestParams ?? (params.toArray() as Float32Array);
-    if (!bestParams) bestEpoch = history.length ? history[history.length - 1]!.epoch : 0;
+    const lastEpoch = history.length ? history[history.length - 1]!.epoch : 0;
+    const { params: finalParams, bestEpoch } = best.final(lastEpoch, () => params.toArray() as Float32Array);
+    const { bestValid, stoppedEarly } = best;
     const meta: Record<string, unknown> = {
       trainer: 'diffusionrank',
       objective,

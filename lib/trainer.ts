@@ -15,6 +15,7 @@ import { mulberry32 } from './random.js';
 import { intOption, numberOption } from './options.js';
 import type { DiffusionRankModelConfig, DiffusionSchedule } from './diffusion-model.js';
 import { trainDiffusionRank, type DiffusionRankOptions } from './diffusionrank.js';
+import { BestEpoch } from './best-epoch.js';
 
 export type OptimizerName = 'adamw' | 'adam' | 'sgd';
 
@@ -218,14 +219,9 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
   const stepsPerEpoch = Math.ceil(numQueries / batchQueries);
   const totalSteps = stepsPerEpoch * epochs;
   const history: EpochRecord[] = [];
-  let bestParams: Float32Array | undefined;
-  let bestEpoch = 0;
-  let bestValid: number | undefined;
-  let sinceBest = 0;
-  let stoppedEarly = false;
+  const best = new BestEpoch(validEvery, patience);
   let aborted = false;
   let step = 0;
-  let lastValid: number | undefined;
 
   const score = (ds: Dataset) => new Ranker(model, nf, preprocessor, params.toArray() as Float32Array).predict(ds, { device });
   const metricOf = (ds: Dataset, s: Float64Array) => evaluate(ds, s, { metrics: [stopMetric], convention: stopConvention }).metrics[stopMetric.name]!.mean;
@@ -300,7 +296,7 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
             stepsPerEpoch,
             loss: lists ? lossSum / lists : 0,
             lr,
-            ...(lastValid !== undefined ? { validMetric: lastValid } : {}),
+            ...(best.lastValid !== undefined ? { validMetric: best.lastValid } : {}),
             elapsedMs,
             etaMs: (elapsedMs / done) * (totalSteps - done),
           });
@@ -311,22 +307,14 @@ export async function train(trainData: Dataset, options: TrainOptions = {}): Pro
       if (options.valid && (epoch % validEvery === 0 || epoch === epochs || aborted)) {
         record.train = metricOf(trainData, score(trainData));
         record.valid = metricOf(options.valid, score(options.valid));
-        lastValid = record.valid;
-        if (bestValid === undefined || record.valid > bestValid) {
-          bestValid = record.valid;
-          bestEpoch = epoch;
-          bestParams = params.toArray() as Float32Array;
-          sinceBest = 0;
-        } else {
-          sinceBest += validEvery;
-          if (patience > 0 && sinceBest >= patience) stoppedEarly = true;
-        }
+        best.observe(epoch, record.valid, () => params.toArray() as Float32Array);
       }
       history.push(record);
-      if (stoppedEarly) break;
+      if (best.stoppedEarly) break;
     }
-    const finalParams = bestParams ?? (params.toArray() as Float32Array);
-    if (!bestParams) bestEpoch = history.length ? history[history.length - 1]!.epoch : 0;
+    const lastEpoch = history.length ? history[history.length - 1]!.epoch : 0;
+    const { params: finalParams, bestEpoch } = best.final(lastEpoch, () => params.toArray() as Float32Array);
+    const { bestValid, stoppedEarly } = best;
     const meta: Record<string, unknown> = {
       loss: lossName,
       lossOptions: options.lossOptions ?? {},
