@@ -219,6 +219,13 @@ function modelOf(c: RunConfig): TrainOptions['model'] {
 }
 
 export function trainOptionsOf(c: RunConfig): TrainOptions {
+  // Selection, seed and device: the same keys for both trainers.
+  const common = {
+    validEvery: c.validEvery,
+    earlyStopping: { metric: c.earlyStopping.metric, patience: c.earlyStopping.patience, convention: (c.earlyStopping.convention ?? c.convention) as PresetName },
+    seed: c.seed,
+    device: c.device as TrainOptions['device'],
+  };
   if (c.model.kind === 'diffusionrank') {
     const d = c.diffusion;
     return {
@@ -228,10 +235,7 @@ export function trainOptionsOf(c: RunConfig): TrainOptions {
       ...(d.epochs !== null ? { epochs: d.epochs } : {}),
       weightDecay: d.weightDecay,
       preprocess: d.preprocess as PreprocessStep[],
-      validEvery: c.validEvery,
-      earlyStopping: { metric: c.earlyStopping.metric, patience: c.earlyStopping.patience, convention: (c.earlyStopping.convention ?? c.convention) as PresetName },
-      seed: c.seed,
-      device: c.device as TrainOptions['device'],
+      ...common,
     };
   }
   return {
@@ -247,10 +251,7 @@ export function trainOptionsOf(c: RunConfig): TrainOptions {
     batchQueries: c.batchQueries,
     clipNorm: c.clipNorm,
     preprocess: c.preprocess as PreprocessStep[],
-    validEvery: c.validEvery,
-    earlyStopping: { metric: c.earlyStopping.metric, patience: c.earlyStopping.patience, convention: (c.earlyStopping.convention ?? c.convention) as PresetName },
-    seed: c.seed,
-    device: c.device as TrainOptions['device'],
+    ...common,
   };
 }
 

@@ -19,6 +19,7 @@
 #include "core/dense.h"
 #include "core/dispatch.h"
 #include "core/mlp.h"
+#include "bench/bench_timing.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #ifdef ORDO_WITH_CUDA
@@ -33,27 +34,11 @@
 #endif
 
 using namespace ordo;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Stats {
-  double median = 0, min = 0, max = 0;
-};
-
-Stats time_it(int reps, const std::function<void()>& fn, const std::function<void()>& sync = [] {}) {
-  fn();  // warm-up (page faults, pack buffers, thread start)
-  sync();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    auto t0 = Clock::now();
-    fn();
-    sync();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), t.back()};
-}
+using ordo_bench::Stats;
+using ordo_bench::time_it;
 
 std::string num(double v) {
   if (!std::isfinite(v)) return "null";

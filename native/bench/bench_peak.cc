@@ -14,6 +14,7 @@
 #include <functional>
 #include <vector>
 
+#include "bench/bench_timing.h"
 #include "core/parallel.h"
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -21,25 +22,11 @@
 #endif
 
 using namespace ordo;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Stats {
-  double median = 0, min = 0, max = 0;
-};
-
-Stats time_it(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up: thread start, page faults
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), t.back()};
-}
+using ordo_bench::Stats;
+using ordo_bench::time_it;
 
 #ifdef ORDO_PEAK_X86
 // 12 independent chains of 8-wide FMAs: covers 2 FMA pipes x 4-cycle latency,
